@@ -1,0 +1,41 @@
+# eduscore tasks. On a fresh machine: `make serve` (sets up .venv, serves the shipped model)
+# and `make test` (sets up .venv, runs lint and the whole suite against real servers).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: install proto lint test serve bench train evaluate
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)  ## create .venv with eduscore, CPU PyTorch and the dev tools
+
+proto: $(STAMP)  ## regenerate service/eduscore/v1 from proto/
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=service --pyi_out=service \
+		--grpc_python_out=service proto/eduscore/v1/eduscore.proto
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check service tests bench
+	$(VENV)/bin/lint-imports
+
+test: lint  ## the whole suite; starts real servers on loopback ports
+	$(PY) -m pytest -q
+
+serve: $(STAMP)  ## serve the shipped model: gRPC :50051, metrics :9100
+	HF_HUB_OFFLINE=1 $(VENV)/bin/eduscore serve
+
+bench: $(STAMP)  ## throughput/latency against the in-process ceiling
+	$(PY) -m bench
+
+train: $(STAMP)  ## retrain models/current from the labelled corpus
+	$(VENV)/bin/eduscore train --data ../shared/data/edu-annotations/corpus.jsonl --out models/current
+
+evaluate: $(STAMP)  ## grouped-CV report of the shipped recipe
+	$(VENV)/bin/eduscore evaluate ../shared/data/edu-annotations/corpus.jsonl --cv 5 --out reports/cv

@@ -1,0 +1,240 @@
+"""Throughput and latency of the service against the in-process ceiling, in one run.
+
+    python -m bench [--n 300] [--out bench/results/latest.json]
+
+1. ceiling: in-process Scorer.score_batch over the set, at its best batch size;
+2. the served set over loopback: ScoreBatch, ScoreStream, 1/4/16 concurrent unary clients;
+3. single-snippet latency on an idle server vs one in-process call;
+4. the same set sent twice (result cache);
+5. peak RSS of the server process.
+Every throughput is printed as a ratio to the ceiling measured in this same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from eduscore.scoring.scorer import Scorer, Snippet  # noqa: E402
+from eduscore.v1 import eduscore_pb2 as pb  # noqa: E402
+from eduscore.v1 import eduscore_pb2_grpc  # noqa: E402
+
+from tests.conftest import CORPUS, MODEL_DIR, start_server, stop_server  # noqa: E402
+
+
+def load_set(n: int, seed: int = 0) -> list[str]:
+    """A fixed sample of distinct corpus snippets (read from ../shared, never copied)."""
+    rows = [json.loads(line) for line in CORPUS.open()]
+    codes = list(dict.fromkeys(r["code"] for r in rows))
+    rng = np.random.default_rng(seed)
+    return [codes[i] for i in sorted(rng.choice(len(codes), n, replace=False))]
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
+
+
+def ceiling(scorer: Scorer, codes: list[str], sizes: tuple[int, ...]) -> dict[str, float]:
+    snippets = [Snippet(code=c) for c in codes]
+    scorer.score_batch(snippets[:32])
+    out = {}
+    for size in sizes:
+        t = time.perf_counter()
+        for i in range(0, len(snippets), size):
+            scorer.score_batch(snippets[i : i + size])
+        out[str(size)] = len(snippets) / (time.perf_counter() - t)
+    return out
+
+
+def run_batch(stub: eduscore_pb2_grpc.EduScorerStub, codes: list[str], size: int) -> float:
+    t = time.perf_counter()
+    for i in range(0, len(codes), size):
+        stub.ScoreBatch(
+            pb.ScoreBatchRequest(
+                snippets=[pb.Snippet(id=str(j), code=c) for j, c in enumerate(codes[i : i + size])]
+            ),
+            timeout=600,
+        )
+    return len(codes) / (time.perf_counter() - t)
+
+
+def run_stream(stub: eduscore_pb2_grpc.EduScorerStub, codes: list[str]) -> float:
+    t = time.perf_counter()
+    reqs = (pb.ScoreRequest(snippet=pb.Snippet(id=str(i), code=c)) for i, c in enumerate(codes))
+    n = sum(1 for _ in stub.ScoreStream(reqs, timeout=600))
+    assert n == len(codes)
+    return len(codes) / (time.perf_counter() - t)
+
+
+def run_unary(address: str, codes: list[str], clients: int) -> tuple[float, list[float]]:
+    work: queue.Queue[tuple[int, str]] = queue.Queue()
+    for item in enumerate(codes):
+        work.put(item)
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with grpc.insecure_channel(address) as ch:
+            stub = eduscore_pb2_grpc.EduScorerStub(ch)
+            while True:
+                try:
+                    i, code = work.get_nowait()
+                except queue.Empty:
+                    return
+                t = time.perf_counter()
+                stub.Score(pb.ScoreRequest(snippet=pb.Snippet(id=str(i), code=code)), timeout=600)
+                with lock:
+                    latencies.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return len(codes) / (time.perf_counter() - t), latencies
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--n", type=int, default=300, help="snippets in the fixed set")
+    parser.add_argument("--batch", type=int, default=64, help="snippets per ScoreBatch call")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    parser.add_argument("--server-args", default="", help="extra flags for eduscore serve")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    codes = load_set(args.n)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    report: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "n": len(codes),
+    }
+
+    print(f"set: {len(codes)} snippets; measuring the in-process ceiling...", flush=True)
+    scorer = Scorer.load(str(MODEL_DIR))
+    ceil = ceiling(scorer, codes, (16, 32, 64))
+    best = max(ceil.values())
+    one = Snippet(code=codes[len(codes) // 2])
+    inproc_single = [0.0] * 21
+    for i in range(21):
+        t = time.perf_counter()
+        scorer.score_batch([one])
+        inproc_single[i] = time.perf_counter() - t
+    report["ceiling"] = {
+        "per_batch_size": ceil,
+        "best": best,
+        "single_p50_ms": pct(inproc_single, 50),
+    }
+    del scorer
+
+    extra = args.server_args.split()
+    srv = start_server(tmp, "--cache-size", "0", *extra)
+    rows: list[tuple[str, float, list[float] | None]] = []
+    try:
+        with grpc.insecure_channel(srv.address) as ch:
+            stub = eduscore_pb2_grpc.EduScorerStub(ch)
+            stub.Score(pb.ScoreRequest(snippet=pb.Snippet(code="x = 1")), timeout=60)
+            single = []
+            for _ in range(21):
+                t = time.perf_counter()
+                stub.Score(pb.ScoreRequest(snippet=pb.Snippet(code=one.code)), timeout=60)
+                single.append(time.perf_counter() - t)
+            report["single_p50_ms"] = pct(single, 50)
+            print("ScoreBatch...", flush=True)
+            rows.append(
+                (f"ScoreBatch ({args.batch}/call)", run_batch(stub, codes, args.batch), None)
+            )
+            print("ScoreStream...", flush=True)
+            rows.append(("ScoreStream", run_stream(stub, codes), None))
+        for clients in (1, 4, 16):
+            print(f"{clients} unary clients...", flush=True)
+            rate, lat = run_unary(srv.address, codes, clients)
+            rows.append((f"Score x{clients} clients", rate, lat))
+        report["server_peak_rss_mib"] = peak_rss_mib(srv.process.pid)
+    finally:
+        stop_server(srv)
+
+    srv = start_server(tmp, *extra)
+    try:
+        with grpc.insecure_channel(srv.address) as ch:
+            stub = eduscore_pb2_grpc.EduScorerStub(ch)
+            first = run_batch(stub, codes, args.batch)
+            second = run_batch(stub, codes, args.batch)
+        report["cache"] = {"first_per_s": first, "repeat_per_s": second, "speedup": second / first}
+    finally:
+        stop_server(srv)
+
+    report["rows"] = [
+        {
+            "scenario": name,
+            "per_s": rate,
+            "ratio": rate / best,
+            **(
+                {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99)}
+                if lat
+                else {}
+            ),
+        }
+        for name, rate, lat in rows
+    ]
+    print_table(report)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+def print_table(r: dict) -> None:
+    by_size = ", ".join(f"{k}: {v:.1f}" for k, v in r["ceiling"]["per_batch_size"].items())
+    print(f"\nmachine: {r['machine']['cpus']} cpus, {r['machine']['platform']}; set: {r['n']}")
+    print(
+        f"ceiling (in-process Scorer): {r['ceiling']['best']:.1f} snippets/s "
+        f"(by batch size: {by_size})"
+    )
+    print(
+        f"{'scenario':<26}{'snippets/s':>11}{'x ceiling':>10}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}"
+    )
+    for row in r["rows"]:
+        lat = "".join(f"{row.get(k, float('nan')):>9.0f}" for k in ("p50_ms", "p95_ms", "p99_ms"))
+        print(f"{row['scenario']:<26}{row['per_s']:>11.1f}{row['ratio']:>10.2f}{lat}")
+    print(
+        f"single snippet, idle: served p50 {r['single_p50_ms']:.1f} ms vs in-process "
+        f"{r['ceiling']['single_p50_ms']:.1f} ms "
+        f"({r['single_p50_ms'] / r['ceiling']['single_p50_ms']:.2f}x)"
+    )
+    c = r["cache"]
+    print(
+        f"repeated set: {c['first_per_s']:.1f} -> {c['repeat_per_s']:.1f} snippets/s "
+        f"({c['speedup']:.0f}x)"
+    )
+    print(f"server peak RSS: {r['server_peak_rss_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""`python -m eduscore` runs the command-line interface."""
+
+from eduscore.cli import main
+
+raise SystemExit(main())

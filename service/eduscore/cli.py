@@ -1,0 +1,206 @@
+"""`eduscore serve|score|train|evaluate`: builds Settings; imports each command lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from eduscore import __version__, config, logs
+from eduscore.errors import EduScoreError
+
+log = logging.getLogger("eduscore")
+
+CORPUS = "../shared/data/edu-annotations/corpus.jsonl"
+_EXTENSIONS = {
+    ".py": "python",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".toml": "toml",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".sh": "shell",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".md": "markdown",
+    ".txt": "text",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eduscore", description="Rate the educational value of code snippets (0-5)."
+    )
+    parser.add_argument("--version", action="version", version=f"eduscore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gRPC server")
+    config.add_arguments(serve)
+
+    score = sub.add_parser("score", help="score files or JSONL snippets against a server")
+    score.add_argument(
+        "inputs",
+        nargs="*",
+        default=["-"],
+        help="source files, or JSONL of {id, code, language}; '-' reads stdin",
+    )
+    _client_flags(score)
+    score.add_argument("--threshold", type=float, default=None, help="keep threshold (0-5)")
+
+    train = sub.add_parser("train", help="train the classifier head (grouped CV, then fit all)")
+    train.add_argument("--data", default=CORPUS, help="labelled JSONL [default: %(default)s]")
+    train.add_argument("--out", default="models/current", help="model directory to write")
+    train.add_argument("--head", default=None, help="head to ship (default: the recipe's)")
+    train.add_argument("--compare", default="", help="comma-separated heads to cross-validate too")
+    train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
+    train.add_argument("--encoder", default="", help="sentence-transformers directory")
+    train.add_argument(
+        "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
+    )
+
+    ev = sub.add_parser("evaluate", help="metrics + report (JSON, PNG) on labelled JSONL")
+    ev.add_argument("data", nargs="?", default=CORPUS, help="labelled JSONL")
+    ev.add_argument("--model-dir", default="", help="model to evaluate (default: the shipped one)")
+    ev.add_argument(
+        "--cv", type=int, default=0, help="instead: grouped CV of the shipped recipe with N folds"
+    )
+    ev.add_argument("--out", default="reports/evaluate", help="report directory")
+    ev.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/eduscore"))
+    return parser
+
+
+def _client_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--server",
+        action="append",
+        default=None,
+        help="host:port of a server; repeat for round-robin [env: EDUSCORE_SERVER,"
+        " default localhost:50051]",
+    )
+    p.add_argument("--token", default=None, help="bearer token [env: EDUSCORE_AUTH_TOKEN]")
+    p.add_argument("--timeout-s", type=float, default=60.0, help="per-call deadline")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        settings = config.from_namespace(_parser(), args, os.environ)
+        logs.setup(settings.log_level, settings.log_format)
+    else:
+        logs.setup(
+            os.environ.get("EDUSCORE_LOG_LEVEL", "INFO"),
+            os.environ.get("EDUSCORE_LOG_FORMAT", "text"),
+        )
+    try:
+        return int(_COMMANDS[args.command](args) or 0)
+    except EduScoreError as exc:
+        print(f"eduscore {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from eduscore.serving.server import serve
+
+    settings = config.from_namespace(_parser(), args, os.environ)
+    log.info("settings: %s", json.dumps(settings.redacted()))
+    return asyncio.run(serve(settings))
+
+
+def _read_snippets(inputs: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+    """(id, code, language) from JSONL files/stdin, or whole source files."""
+    for name in inputs:
+        if name == "-" or name.endswith(".jsonl"):
+            stream = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+            with stream:
+                for n, line in enumerate(stream, 1):
+                    if line.strip():
+                        row = json.loads(line)
+                        yield (
+                            str(row.get("id", f"{name}:{n}")),
+                            row["code"],
+                            row.get("language", ""),
+                        )
+        else:
+            path = Path(name)
+            yield (
+                name,
+                path.read_text(encoding="utf-8", errors="replace"),
+                _EXTENSIONS.get(path.suffix.lower(), ""),
+            )
+
+
+def _score(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    from eduscore.serving.client import EduScoreClient, SnippetIn
+
+    servers = args.server or [os.environ.get("EDUSCORE_SERVER", "localhost:50051")]
+    token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
+    snippets = (
+        SnippetIn(code=c, id=i, language=lang) for i, c, lang in _read_snippets(args.inputs)
+    )
+    with EduScoreClient(servers, timeout_s=args.timeout_s, token=token) as client:
+        try:
+            for res in client.score_stream(snippets, threshold=args.threshold):
+                row = MessageToDict(
+                    res, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+                )
+                print(json.dumps(row), flush=True)
+        except grpc.RpcError as exc:
+            print(f"eduscore score: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from eduscore.training import card
+    from eduscore.training.data import read_labelled
+    from eduscore.training.evaluation import headline, write_report
+    from eduscore.training.train import DEFAULT_HEAD, train
+
+    data = read_labelled(args.data)
+    compare = tuple(h for h in args.compare.split(",") if h)
+    out = train(
+        data,
+        args.out,
+        encoder=args.encoder,
+        head=args.head or DEFAULT_HEAD,
+        compare=compare,
+        n_splits=args.folds,
+        cache_dir=args.cache_dir,
+    )
+    cv = out["metadata"]["cv"]
+    write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")
+    card.write(args.out, out["metadata"])
+    print(f"saved {args.out}: grouped-CV {headline(cv)}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from eduscore.training.evaluate import evaluate
+
+    metrics = evaluate(
+        args.data,
+        model_dir=args.model_dir or config.Settings().resolved_model_dir,
+        out_dir=args.out,
+        cv=args.cv,
+        cache_dir=args.cache_dir,
+    )
+    print(
+        json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list | dict)}, indent=2)
+    )
+    print(f"report written to {args.out}/ (report.json, confusion.png, score_vs_label.png)")
+    return 0
+
+
+_COMMANDS = {"serve": _serve, "score": _score, "train": _train, "evaluate": _evaluate}

@@ -1,0 +1,199 @@
+"""Settings: one frozen dataclass; each field is a flag `--foo-bar` and env `EDUSCORE_FOO_BAR`.
+
+Flags and env vars are generated from the same field list so they cannot drift. Precedence:
+flag > environment > default. Nothing here reads `os.environ` at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "EDUSCORE_"
+#: Fields whose values never appear in logs.
+SECRET_FIELDS = frozenset({"auth_token"})
+
+
+def _default_model_dir() -> str:
+    """The shipped model: `models/current` of a source checkout (also what the image copies)."""
+    return str(Path(__file__).resolve().parents[2] / "models" / "current")
+
+
+def _f(default: Any, doc: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"doc": doc, **kw})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the server and CLI can be told. Validated on construction."""
+
+    host: str = _f("0.0.0.0", "Address the gRPC server binds to.")
+    port: int = _f(50051, "gRPC port (0 picks a free one).")
+    metrics_host: str = _f("0.0.0.0", "Address of the Prometheus /metrics HTTP endpoint.")
+    metrics_port: int = _f(9100, "Port of /metrics (0 picks a free one, -1 disables it).")
+    model_dir: str = _f(
+        "", "Directory of the trained classifier (metadata.json + head). Default: the shipped one."
+    )
+    encoder: str = _f(
+        "",
+        "sentence-transformers model directory. Default: the one the classifier was trained with"
+        " (the embedded all-MiniLM-L6-v2). Must match the classifier's encoder name and dimension.",
+    )
+    threshold: float = _f(3.0, "Default keep threshold on the 0-5 scale (requests may override).")
+    max_batch_size: int = _f(
+        32, "Most snippets per model call. Larger batches amortise overhead but pad more."
+    )
+    max_batch_tokens: int = _f(
+        8192, "Most encoder tokens per model call; bounds memory and latency of one batch."
+    )
+    max_wait_ms: float = _f(
+        5.0, "How long a micro-batch waits to fill. Higher favours throughput, lower latency."
+    )
+    max_queue_size: int = _f(
+        2048,
+        "Snippets waiting for the model before unary calls get RESOURCE_EXHAUSTED. A low limit"
+        " refuses clients instead of having them wait for too long.",
+    )
+    max_batch_snippets: int = _f(1024, "Most snippets in one ScoreBatch request.")
+    max_snippet_bytes: int = _f(
+        1_000_000, "Largest snippet in UTF-8 bytes; larger ones get INVALID_ARGUMENT."
+    )
+    max_message_bytes: int = _f(
+        16 * 1024 * 1024, "Largest gRPC message received or sent, in bytes."
+    )
+    max_stream_inflight: int = _f(
+        64, "Snippets one ScoreStream may have in flight; beyond it the server stops reading."
+    )
+    max_concurrent_streams: int = _f(
+        100, "HTTP/2 concurrent streams (RPCs) allowed per client connection."
+    )
+    cache_size: int = _f(
+        100_000, "Entries of the content-hash result cache (0 disables it). ~1 KiB each."
+    )
+    torch_threads: int = _f(0, "PyTorch intra-op threads (0: number of cores).")
+    grace_period_s: float = _f(
+        20.0, "On SIGTERM, how long in-flight RPCs may take before they are cancelled."
+    )
+    auth_token: str = _f("", "If set, every RPC but health must send `authorization: Bearer <t>`.")
+    tls_cert: str = _f("", "PEM certificate chain; with --tls-key the server speaks TLS only.")
+    tls_key: str = _f("", "PEM private key for --tls-cert.")
+    tls_client_ca: str = _f("", "PEM CA bundle; if set, clients must present a cert it signed.")
+    log_format: str = _f("text", "Log format.", choices=("text", "json"))
+    log_level: str = _f(
+        "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("port", "metrics_port"):
+            value = getattr(self, name)
+            low = -1 if name == "metrics_port" else 0
+            if not low <= value <= 65535:
+                raise ValueError(f"{name}={value} is not a port: use {low}..65535")
+        if not (math.isfinite(self.threshold) and 0.0 <= self.threshold <= 5.0):
+            raise ValueError(f"threshold={self.threshold} is outside the label scale 0..5")
+        for name in (
+            "max_batch_size",
+            "max_batch_tokens",
+            "max_queue_size",
+            "max_batch_snippets",
+            "max_snippet_bytes",
+            "max_message_bytes",
+            "max_stream_inflight",
+            "max_concurrent_streams",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        for name in ("max_wait_ms", "grace_period_s", "cache_size", "torch_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must not be negative")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ValueError("tls_client_ca needs tls_cert and tls_key")
+        for fld in dataclasses.fields(self):
+            choices = fld.metadata.get("choices")
+            if choices and getattr(self, fld.name) not in choices:
+                raise ValueError(f"{fld.name}={getattr(self, fld.name)!r}: choose one of {choices}")
+
+    @property
+    def resolved_model_dir(self) -> str:
+        return self.model_dir or _default_model_dir()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from `EDUSCORE_*` variables; unknown ones are ignored."""
+        return cls(**_values_from_env(environ))
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from flags over env vars over defaults. Bad values exit with code 2."""
+        parser = argparse.ArgumentParser(prog="eduscore serve")
+        add_arguments(parser)
+        return from_namespace(parser, parser.parse_args(argv), environ or {})
+
+    def redacted(self) -> dict[str, Any]:
+        """Field values for logging, secrets replaced."""
+        out = dataclasses.asdict(self)
+        for name in SECRET_FIELDS:
+            if out[name]:
+                out[name] = "***"
+        return out
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def _convert(fld: dataclasses.Field[Any], raw: str) -> Any:
+    kind = type(fld.default)
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
+
+
+def _values_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for fld in dataclasses.fields(Settings):
+        raw = environ.get(env_name(fld.name))
+        if raw is None or raw == "":
+            continue
+        try:
+            values[fld.name] = _convert(fld, raw)
+        except ValueError as exc:
+            raise ValueError(f"{env_name(fld.name)}={raw!r}: {exc}") from None
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per Settings field; help shows the default and the env var."""
+    for fld in dataclasses.fields(Settings):
+        kind = type(fld.default)
+        parser.add_argument(
+            "--" + fld.name.replace("_", "-"),
+            dest=fld.name,
+            type=kind,
+            default=None,
+            choices=fld.metadata.get("choices"),
+            help=f"{fld.metadata['doc']} [default: {fld.default!r}; env: {env_name(fld.name)}]",
+        )
+
+
+def from_namespace(
+    parser: argparse.ArgumentParser, ns: argparse.Namespace, environ: Mapping[str, str]
+) -> Settings:
+    """Merge parsed flags over the environment; a bad value is a usage error (exit 2)."""
+    try:
+        values = _values_from_env(environ)
+        for fld in dataclasses.fields(Settings):
+            flag = getattr(ns, fld.name, None)
+            if flag is not None:
+                values[fld.name] = flag
+        return Settings(**values)
+    except ValueError as exc:
+        parser.error(str(exc))
+        raise  # unreachable: parser.error exits

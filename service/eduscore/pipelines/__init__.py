@@ -1,0 +1,1 @@
+"""Pipelines: filter whole datasets locally, with a server, or on Ray."""

@@ -1,0 +1,134 @@
+"""The classifier head: saved and loaded with skops (never pickle), with metadata.json beside it.
+
+A model directory holds `head.skops` (the fitted scikit-learn estimator) and `metadata.json`
+(what it was trained on, with what, and how well it scored). Loading refuses any object type
+outside scikit-learn, SciPy and NumPy, so a tampered file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from eduscore.errors import ModelLoadError
+
+HEAD_FILE = "head.skops"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+LABEL_MIN, LABEL_MAX = 0.0, 5.0
+#: Modules whose types the loader trusts. Anything else in the file is refused.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A fitted scikit-learn regressor on [embedding, features] and the metadata it came with."""
+
+    estimator: Any
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["model_version"])
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.metadata["feature_names"])
+
+    def predict(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Scores on the 0-5 label scale, clipped."""
+        raw = np.asarray(self.estimator.predict(x), dtype=np.float64)
+        return np.clip(raw, LABEL_MIN, LABEL_MAX).astype(np.float32)
+
+
+def save(directory: str | Path, estimator: Any, metadata: dict[str, Any]) -> Path:
+    """Write `head.skops` and `metadata.json`; returns the directory."""
+    import skops.io as sio
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    sio.dump(estimator, out / HEAD_FILE)
+    meta = {"format_version": FORMAT_VERSION, **metadata}
+    (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def read_metadata(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / METADATA_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: missing; is --model-dir a model directory?") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: unreadable metadata: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise ModelLoadError(f"{path}: format_version is not {FORMAT_VERSION}")
+    for key in ("model_version", "feature_names", "encoder"):
+        if key not in meta:
+            raise ModelLoadError(f"{path}: metadata lacks {key!r}")
+    return meta
+
+
+def load(directory: str | Path) -> Head:
+    """Load a model directory, refusing untrusted types and scikit-learn version mismatches."""
+    import skops.io as sio
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    meta = read_metadata(directory)
+    path = Path(directory) / HEAD_FILE
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: missing classifier file") from None
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: not a skops file: {exc}") from None
+    refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+    if refused:
+        raise ModelLoadError(f"{path}: refuses to load untrusted types {refused}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InconsistentVersionWarning)
+            estimator = sio.load(path, trusted=list(untrusted))
+    except InconsistentVersionWarning as exc:
+        raise ModelLoadError(f"{path}: trained with another scikit-learn: {exc}") from None
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: cannot load classifier: {exc}") from None
+    if not hasattr(estimator, "predict"):
+        raise ModelLoadError(f"{path}: the object has no predict()")
+    return Head(estimator=estimator, metadata=meta)
+
+
+def check_compatible(
+    head: Head,
+    *,
+    encoder_name: str,
+    encoder_dim: int,
+    encoder_sha256: str,
+    feature_names: Sequence[str],
+) -> None:
+    """Raise ModelLoadError unless the head was trained on this encoder and feature set."""
+    enc = head.metadata["encoder"]
+    where = "metadata.json"
+    if int(enc.get("dim", -1)) != encoder_dim:
+        raise ModelLoadError(
+            f"{where}: classifier expects {enc.get('dim')}-d embeddings from {enc.get('name')!r},"
+            f" but the encoder {encoder_name!r} gives {encoder_dim}-d"
+        )
+    if enc.get("sha256") and enc["sha256"] != encoder_sha256:
+        raise ModelLoadError(
+            f"{where}: classifier was trained on encoder {enc.get('name')!r}"
+            f" (weights sha256 {enc['sha256'][:12]}…), not on {encoder_name!r}"
+            f" ({encoder_sha256[:12]}…); pass the matching --encoder or retrain"
+        )
+    if list(feature_names) != head.feature_names:
+        raise ModelLoadError(
+            f"{where}: classifier was trained on features {head.feature_names},"
+            f" this eduscore computes {list(feature_names)}; retrain with `eduscore train`"
+        )

@@ -1,0 +1,1 @@
+"""Serving: the micro-batcher, gRPC interceptors, the server and its client."""

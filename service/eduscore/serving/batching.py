@@ -1,0 +1,267 @@
+"""MicroBatcher: one bounded queue in front of the model, one worker thread forming micro-batches.
+
+Every RPC (unary, batch, stream) puts its snippets here and awaits one future per snippet, so
+concurrent unary callers share model calls. The worker takes whatever is queued when the model is
+free (capped by count and by tokens), waits up to `max_wait_ms` for more only while load suggests
+more is coming, drops items whose caller left or whose deadline passed, and sets each future.
+A failed batch fails its own items, never the loop (TEI's `backend_task`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from eduscore import metrics
+from eduscore.errors import DeadlineExpired, Overloaded, ShuttingDown
+from eduscore.scoring.cache import ResultCache, content_key
+from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
+
+log = logging.getLogger(__name__)
+
+#: Rough characters per encoder token for code; only used to budget batches, never to score.
+_CHARS_PER_TOKEN = 3
+
+
+@dataclass(slots=True)
+class _Pending:
+    snippet: Snippet
+    future: asyncio.Future[ScoreResult]
+    key: bytes
+    cost: int
+    enqueued: float
+    deadline: float | None
+
+
+class MicroBatcher:
+    """Bounded queue + worker thread between the servicer and a synchronous Scorer.
+
+    Args:
+        scorer: the model; called from the worker thread only.
+        max_batch_size: most snippets per model call.
+        max_batch_tokens: most (estimated) encoder tokens per model call.
+        max_wait_ms: longest a batch waits to fill while requests keep arriving.
+        max_queue_size: queued snippets beyond which `submit` raises Overloaded.
+        cache: optional content-hash result cache, consulted before queueing.
+        on_failure: called (from the worker thread) if the worker dies.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        max_batch_size: int = 32,
+        max_batch_tokens: int = 8192,
+        max_wait_ms: float = 5.0,
+        max_queue_size: int = 2048,
+        cache: ResultCache | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.scorer = scorer
+        self.max_batch_size = max_batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.max_wait_s = max_wait_ms / 1000.0
+        self.max_queue_size = max_queue_size
+        self.cache = cache if cache is not None else ResultCache(0)
+        self._on_failure = on_failure
+        self._max_cost = scorer.embedder.max_seq_length
+        self._queue: deque[_Pending] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._space: asyncio.Event | None = None
+        self._last_batch = 0
+        metrics.queue_capacity.set(max_queue_size)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker; must be called from the event loop that will submit."""
+        self._loop = asyncio.get_running_loop()
+        self._space = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="eduscore-batcher", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Stop taking work, finish what is queued, and join the worker."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def healthy(self) -> bool:
+        return self._failure is None and self._thread is not None and self._thread.is_alive()
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    # ---- producer side (event loop) --------------------------------------------------------
+    def submit(
+        self, snippets: Sequence[Snippet], *, deadline: float | None = None
+    ) -> list[asyncio.Future[ScoreResult]]:
+        """Futures for `snippets`, in order; cache hits are already resolved.
+
+        Raises:
+            Overloaded: the queue cannot take all the uncached snippets now.
+            ShuttingDown: the server is draining or the worker has stopped.
+        """
+        loop = self._loop
+        if loop is None or self._stopping or not self.healthy:
+            raise ShuttingDown("the server is shutting down or its model worker stopped")
+        futures: list[asyncio.Future[ScoreResult]] = []
+        pending: list[_Pending] = []
+        now = time.monotonic()
+        for snip in snippets:
+            fut: asyncio.Future[ScoreResult] = loop.create_future()
+            key = content_key(snip.code, snip.language)
+            hit = self.cache.get(key)
+            if hit is not None:
+                metrics.cache_hits.inc()
+                fut.set_result(hit.at_threshold(hit.threshold, id=snip.id))
+            else:
+                cost = min(len(snip.code) // _CHARS_PER_TOKEN + 2, self._max_cost)
+                pending.append(_Pending(snip, fut, key, cost, now, deadline))
+            futures.append(fut)
+        if pending:
+            with self._cond:
+                if len(self._queue) + len(pending) > self.max_queue_size:
+                    raise Overloaded(
+                        f"queue full: {len(self._queue)} snippets waiting, {len(pending)} more"
+                        f" exceed --max-queue-size={self.max_queue_size}; retry with backoff"
+                    )
+                self._queue.extend(pending)
+                metrics.queue_depth.set(len(self._queue))
+                self._cond.notify()
+            metrics.cache_misses.inc(len(pending))
+        return futures
+
+    async def submit_when_ready(
+        self, snippet: Snippet, *, deadline: float | None = None
+    ) -> asyncio.Future[ScoreResult]:
+        """Like `submit` for one snippet, but waits for queue space instead of failing."""
+        assert self._space is not None, "start() first"
+        while True:
+            try:
+                return self.submit([snippet], deadline=deadline)[0]
+            except Overloaded:
+                self._space.clear()
+                await self._space.wait()
+
+    # ---- worker thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                if batch:
+                    self._process(batch)
+        except BaseException as exc:  # the loop itself broke: fail loudly, never hang callers
+            log.exception("batcher worker died")
+            self._failure = exc
+            self._fail_queued(ShuttingDown("the model worker stopped; the server is unhealthy"))
+            if self._on_failure is not None:
+                self._on_failure(exc)
+
+    def _next_batch(self) -> list[_Pending] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            # Only wait for the batch to fill when the last one was shared: a lone request on an
+            # idle server goes straight to the model.
+            if self._last_batch > 1 and self.max_wait_s > 0:
+                until = self._queue[0].enqueued + self.max_wait_s
+                while len(self._queue) < self.max_batch_size and not self._stopping:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+            batch = self._take()
+            metrics.queue_depth.set(len(self._queue))
+        self._notify_space()
+        return batch
+
+    def _take(self) -> list[_Pending]:
+        """Pop up to the count and token caps, skipping abandoned and expired items."""
+        batch: list[_Pending] = []
+        tokens = 0
+        now = time.monotonic()
+        while self._queue and len(batch) < self.max_batch_size:
+            item = self._queue[0]
+            if item.future.done():  # the caller cancelled: do not compute it
+                self._queue.popleft()
+                metrics.rejected.labels("cancelled").inc()
+                continue
+            if item.deadline is not None and item.deadline <= now:
+                self._queue.popleft()
+                metrics.rejected.labels("deadline").inc()
+                self._resolve([item], DeadlineExpired("deadline passed while queued"))
+                continue
+            if batch and tokens + item.cost > self.max_batch_tokens:
+                break  # it opens the next batch
+            self._queue.popleft()
+            batch.append(item)
+            tokens += item.cost
+        return batch
+
+    def _process(self, batch: list[_Pending]) -> None:
+        started = time.monotonic()
+        for item in batch:
+            metrics.queue_wait_seconds.observe(started - item.enqueued)
+        metrics.batch_size.observe(len(batch))
+        self._last_batch = len(batch)
+        try:
+            results = self.scorer.score_batch([item.snippet for item in batch])
+        except Exception as exc:
+            log.exception("model call failed for a batch of %d", len(batch))
+            metrics.batch_failures.inc()
+            self._resolve(batch, exc)
+            return
+        metrics.inference_seconds.observe(time.monotonic() - started)
+        metrics.snippets_scored.inc(len(batch))
+        for item, res in zip(batch, results, strict=True):
+            self.cache.put(item.key, res)
+            metrics.tokens_per_snippet.observe(res.n_tokens)
+            if res.truncated:
+                metrics.truncated.inc()
+        self._resolve(batch, results)
+
+    def _resolve(
+        self, batch: list[_Pending], outcome: Sequence[ScoreResult] | BaseException
+    ) -> None:
+        def apply() -> None:
+            for i, item in enumerate(batch):
+                if item.future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    item.future.set_exception(outcome)
+                else:
+                    item.future.set_result(outcome[i])
+
+        assert self._loop is not None
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(apply)
+
+    def _notify_space(self) -> None:
+        if self._loop is not None and self._space is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._space.set)
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        with self._cond:
+            items = list(self._queue)
+            self._queue.clear()
+            metrics.queue_depth.set(0)
+        if items:
+            self._resolve(items, exc)
+        self._notify_space()

@@ -1,0 +1,179 @@
+"""grpc.aio server interceptors: the standard `grpc_server_*` metrics, and bearer-token auth."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+
+from eduscore import metrics
+
+#: Services reachable without a token: probes must work without secrets.
+PUBLIC_SERVICES = ("grpc.health.v1.Health",)
+
+
+def _split(full_method: str) -> tuple[str, str]:
+    service, _, method = full_method.lstrip("/").partition("/")
+    return service, method
+
+
+def _kind(handler: grpc.RpcMethodHandler) -> str:
+    if handler.request_streaming and handler.response_streaming:
+        return "bidi_stream"
+    if handler.request_streaming:
+        return "client_stream"
+    if handler.response_streaming:
+        return "server_stream"
+    return "unary"
+
+
+def _rebuild(handler: grpc.RpcMethodHandler, wrap: Callable[[Any, bool, bool], Any]) -> Any:
+    """A handler of the same shape whose behaviour is `wrap(behaviour, req_stream, resp_stream)`."""
+    if handler.request_streaming and handler.response_streaming:
+        make, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+    elif handler.request_streaming:
+        make, inner = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+    elif handler.response_streaming:
+        make, inner = grpc.unary_stream_rpc_method_handler, handler.unary_stream
+    else:
+        make, inner = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+    return make(
+        wrap(inner, handler.request_streaming, handler.response_streaming),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def init_series(service: str, methods: Iterable[tuple[str, str]]) -> None:
+    """Pre-create every (method, code) series so dashboards show 0 instead of gaps."""
+    for method, kind in methods:
+        labels = (kind, service, method)
+        metrics.grpc_started.labels(*labels)
+        metrics.grpc_msg_received.labels(*labels)
+        metrics.grpc_msg_sent.labels(*labels)
+        metrics.grpc_handling_seconds.labels(*labels)
+        for code in grpc.StatusCode:
+            metrics.grpc_handled.labels(*labels, code.name)
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts started/handled RPCs, messages and latency for all four call shapes."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        service, method = _split(handler_call_details.method)
+        labels = (_kind(handler), service, method)
+
+        def wrap(behaviour: Any, req_stream: bool, resp_stream: bool) -> Any:
+            def count_in(request: Any) -> Any:
+                if not req_stream:
+                    metrics.grpc_msg_received.labels(*labels).inc()
+                    return request
+                return _counted(request, metrics.grpc_msg_received.labels(*labels))
+
+            def finish(context: grpc.aio.ServicerContext, started: float, code: Any) -> None:
+                code = code or context.code() or grpc.StatusCode.OK
+                if not isinstance(code, grpc.StatusCode):
+                    code = grpc.StatusCode.UNKNOWN
+                metrics.grpc_handled.labels(*labels, code.name).inc()
+                metrics.grpc_handling_seconds.labels(*labels).observe(time.perf_counter() - started)
+
+            if resp_stream:
+
+                async def stream_behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
+                    started, code = time.perf_counter(), None
+                    metrics.grpc_started.labels(*labels).inc()
+                    sent = metrics.grpc_msg_sent.labels(*labels)
+                    try:
+                        async for response in behaviour(count_in(request), context):
+                            sent.inc()
+                            yield response
+                    except asyncio.CancelledError:
+                        code = grpc.StatusCode.CANCELLED
+                        raise
+                    except grpc.aio.AbortError:
+                        raise
+                    except Exception:
+                        code = grpc.StatusCode.UNKNOWN
+                        raise
+                    finally:
+                        finish(context, started, code)
+
+                return stream_behaviour
+
+            async def unary_behaviour(request: Any, context: Any) -> Any:
+                started, code = time.perf_counter(), None
+                metrics.grpc_started.labels(*labels).inc()
+                try:
+                    response = await behaviour(count_in(request), context)
+                    metrics.grpc_msg_sent.labels(*labels).inc()
+                    return response
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except grpc.aio.AbortError:
+                    raise
+                except Exception:
+                    code = grpc.StatusCode.UNKNOWN
+                    raise
+                finally:
+                    finish(context, started, code)
+
+            return unary_behaviour
+
+        return _rebuild(handler, wrap)
+
+
+async def _counted(requests: AsyncIterator[Any], counter: Any) -> AsyncIterator[Any]:
+    async for request in requests:
+        counter.inc()
+        yield request
+
+
+class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses RPCs without `authorization: Bearer <token>` (health stays open for probes)."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        service, _ = _split(handler_call_details.method)
+        handler = await continuation(handler_call_details)
+        if handler is None or service in PUBLIC_SERVICES:
+            return handler
+        sent = dict(handler_call_details.invocation_metadata or ()).get("authorization", "")
+        sent_bytes = sent.encode() if isinstance(sent, str) else bytes(sent)
+        if hmac.compare_digest(sent_bytes, self._expected):
+            return handler
+
+        def wrap(_behaviour: Any, _req_stream: bool, resp_stream: bool) -> Any:
+            async def deny(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "missing or wrong bearer token: send metadata 'authorization: Bearer <token>'",
+                )
+
+            if resp_stream:
+
+                async def deny_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+                    await deny(request, context)
+                    yield  # pragma: no cover - abort raised above
+
+                return deny_stream
+            return deny
+
+        return _rebuild(handler, wrap)

@@ -1,0 +1,93 @@
+"""Request validation and proto conversion at the edge, before anything is queued."""
+
+from __future__ import annotations
+
+import math
+
+from eduscore.errors import InvalidInput
+from eduscore.scoring.scorer import ScoreResult, Snippet
+from eduscore.v1 import eduscore_pb2 as pb
+
+#: Language hints the features understand; anything else is treated as "detect".
+KNOWN_LANGUAGES = frozenset(
+    {
+        "python",
+        "yaml",
+        "json",
+        "toml",
+        "ini",
+        "shell",
+        "javascript",
+        "typescript",
+        "dockerfile",
+        "makefile",
+        "text",
+        "markdown",
+        "html",
+        "css",
+        "sql",
+        "c",
+        "cpp",
+        "java",
+        "go",
+        "rust",
+    }
+)
+
+
+def threshold_of(message: pb.ScoreRequest | pb.ScoreBatchRequest, default: float) -> float:
+    """The request's threshold, or the server default when unset."""
+    if not message.HasField("threshold"):
+        return default
+    value = float(message.threshold)
+    if not math.isfinite(value) or not 0.0 <= value <= 5.0:
+        raise InvalidInput("threshold", f"{value} is outside the label scale 0..5")
+    return value
+
+
+def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int) -> Snippet:
+    """A validated Snippet; the message names the field, the problem and the limit's flag."""
+    code = message.code
+    if not code.strip():
+        raise InvalidInput(f"{field}.code", "is empty or whitespace only; send the code to score")
+    size = len(code.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise InvalidInput(f"{field}.code", f"{size} bytes exceeds --max-snippet-bytes={max_bytes}")
+    if "\x00" in code:
+        raise InvalidInput(
+            f"{field}.code", "contains NUL bytes: binary data is not code; filter it out first"
+        )
+    language = message.language.strip().lower()
+    return Snippet(
+        id=message.id, code=code, language=language if language in KNOWN_LANGUAGES else ""
+    )
+
+
+def batch_of(request: pb.ScoreBatchRequest, *, max_snippets: int, max_bytes: int) -> list[Snippet]:
+    n = len(request.snippets)
+    if n == 0:
+        raise InvalidInput("snippets", "is empty; send at least one snippet")
+    if n > max_snippets:
+        raise InvalidInput(
+            "snippets", f"{n} snippets exceed --max-batch-snippets={max_snippets}; split the batch"
+        )
+    return [
+        snippet_of(s, f"snippets[{i}]", max_bytes=max_bytes) for i, s in enumerate(request.snippets)
+    ]
+
+
+def result_message(result: ScoreResult, threshold: float, snippet_id: str) -> pb.ScoreResult:
+    """The wire form of a result, judged at `threshold` and carrying the caller's id."""
+    r = result.at_threshold(threshold, id=snippet_id)
+    return pb.ScoreResult(
+        id=r.id,
+        score=r.score,
+        keep=r.keep,
+        label=r.label,
+        threshold=r.threshold,
+        model_version=r.model_version,
+        signals=r.signals,
+        n_tokens=r.n_tokens,
+        truncated=r.truncated,
+        language=r.language,
+    )

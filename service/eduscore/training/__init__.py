@@ -1,0 +1,1 @@
+"""Training: fit and evaluate the classifier head with folds grouped by package."""

@@ -1,0 +1,142 @@
+"""The model card: README.md beside a trained head, written from its metadata (never by hand)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_HEADLINE = (
+    "f1_keep",
+    "precision_keep",
+    "recall_keep",
+    "spearman",
+    "mae",
+    "accuracy_label",
+    "within_one",
+    "min_package_f1",
+)
+
+
+def _row(values: list[Any]) -> str:
+    return "| " + " | ".join(str(v) for v in values) + " |"
+
+
+def _num(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def render(meta: dict[str, Any], notes: str = "") -> str:
+    cv, data, enc = meta["cv"], meta["training_data"], meta["encoder"]
+    lines = [
+        f"# Model card: `{meta['model_version']}`",
+        "",
+        "Rates how much a student learning to program would learn from a code snippet, on the",
+        "0-5 scale of the annotation rubric; `keep` is score >= 3.0 by default.",
+        "",
+        "## What it is",
+        f"- Encoder: `{enc['name']}` ({enc['dim']}-d, reads {enc['max_seq_length']} tokens;"
+        f" weights sha256 `{enc['sha256'][:16]}…`).",
+        f"- Head: `{meta['head']['name']}` — `{meta['head']['params']}`.",
+        f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals:"
+        f" {', '.join('`' + n + '`' for n in meta['feature_names'])}.",
+        "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
+        " no pickle) and `metadata.json`.",
+        f"- Trained on `{data['path']}` sha256 `{data['sha256']}`: {data['n_units']} units from"
+        f" {data['n_groups']} packages; label counts {data['label_counts']}.",
+        f"- Library versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
+        "",
+        f"## Grouped cross-validation ({cv['n_splits']} folds, GroupKFold by `package`)",
+        "",
+        "Every number below is out-of-fold: each unit was scored by a head that never saw its",
+        "package. The keep decision is score >= 3.0 against label >= 3.",
+        "",
+        _row(["metric", "value"]),
+        _row(["---", "---"]),
+        *(_row([k, _num(cv[k])]) for k in _HEADLINE if k in cv),
+        "",
+        "Per fold:",
+        "",
+        _row(["fold", "packages", "n", "F1", "precision", "recall", "Spearman", "MAE"]),
+        _row(["---"] * 8),
+    ]
+    for f in cv["per_fold"]:
+        lines.append(
+            _row(
+                [
+                    f["fold"],
+                    ", ".join(f["packages"]),
+                    f["n"],
+                    _num(f["f1_keep"]),
+                    _num(f["precision_keep"]),
+                    _num(f["recall_keep"]),
+                    _num(f["spearman"]),
+                    _num(f["mae"]),
+                ]
+            )
+        )
+    lines += [
+        "",
+        "Per package (F1 counts toward the floor where the package has >= 10 positives):",
+        "",
+        _row(["package", "n", "positives", "F1", "precision", "recall", "MAE"]),
+        _row(["---"] * 7),
+    ]
+    for name, p in cv.get("per_package", {}).items():
+        lines.append(
+            _row(
+                [
+                    name,
+                    p["n"],
+                    p["n_keep_true"],
+                    _num(p["f1_keep"]),
+                    _num(p["precision_keep"]),
+                    _num(p["recall_keep"]),
+                    _num(p["mae"]),
+                ]
+            )
+        )
+    lines += [
+        "",
+        "Confusion matrix (rows: annotated label, columns: predicted label):",
+        "",
+        _row(["", *range(6)]),
+        _row(["---"] * 7),
+    ]
+    lines += [_row([i, *row]) for i, row in enumerate(cv["confusion"])]
+    lines += ["", "![confusion](confusion.png) ![score vs label](score_vs_label.png)", ""]
+    if meta.get("comparison"):
+        lines += [
+            "## Heads compared (same folds)",
+            "",
+            _row(["head", "F1", "precision", "recall", "Spearman", "MAE", "min pkg F1"]),
+            _row(["---"] * 7),
+        ]
+        for name, m in meta["comparison"].items():
+            lines.append(
+                _row(
+                    [
+                        name,
+                        *(
+                            _num(m[k])
+                            for k in (
+                                "f1_keep",
+                                "precision_keep",
+                                "recall_keep",
+                                "spearman",
+                                "mae",
+                                "min_package_f1",
+                            )
+                        ),
+                    ]
+                )
+            )
+        lines.append("")
+    if notes:
+        lines += [notes.rstrip(), ""]
+    return "\n".join(lines)
+
+
+def write(out_dir: str | Path, meta: dict[str, Any], notes: str = "") -> Path:
+    path = Path(out_dir) / "README.md"
+    path.write_text(render(meta, notes))
+    return path

@@ -1,0 +1,146 @@
+"""Metrics of predicted scores against labels, and the report (JSON + PNG plots) that shows them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+KEEP_AT = 3.0
+#: A package's own F1 is reported only where it has this many positives (fewer is noise).
+MIN_PACKAGE_POSITIVES = 10
+
+
+def _labels(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    return np.clip(np.floor(values + 0.5), 0, 5).astype(np.int64)
+
+
+def binary_scores(truth: npt.NDArray[np.bool_], pred: npt.NDArray[np.bool_]) -> dict[str, float]:
+    tp = float(np.sum(truth & pred))
+    precision = tp / max(float(np.sum(pred)), 1.0)
+    recall = tp / max(float(np.sum(truth)), 1.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision_keep": precision, "recall_keep": recall, "f1_keep": f1}
+
+
+def compute_metrics(
+    labels: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    *,
+    threshold: float = KEEP_AT,
+    groups: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """F1/precision/recall of keep (label >= 3 vs score >= threshold), Spearman, MAE and more."""
+    from scipy.stats import spearmanr
+
+    labels = np.asarray(labels, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    truth, pred = labels >= KEEP_AT, scores >= threshold
+    out: dict[str, Any] = binary_scores(truth, pred)
+    rho = spearmanr(labels, scores).statistic if len(labels) > 1 else float("nan")
+    out["spearman"] = float(rho) if np.isfinite(rho) else 0.0
+    out["mae"] = float(np.mean(np.abs(labels - scores)))
+    out["accuracy_label"] = float(np.mean(_labels(labels) == _labels(scores)))
+    out["within_one"] = float(np.mean(np.abs(_labels(labels) - _labels(scores)) <= 1))
+    out["n"] = len(labels)
+    out["n_keep_true"] = int(truth.sum())
+    out["n_keep_pred"] = int(pred.sum())
+    matrix = np.zeros((6, 6), dtype=np.int64)
+    np.add.at(matrix, (_labels(labels), _labels(scores)), 1)
+    out["confusion"] = matrix.tolist()
+    if groups is not None:
+        out["per_package"] = per_package(labels, scores, groups, threshold)
+        eligible = [
+            v["f1_keep"]
+            for v in out["per_package"].values()
+            if v["n_keep_true"] >= MIN_PACKAGE_POSITIVES
+        ]
+        out["min_package_f1"] = float(min(eligible)) if eligible else float("nan")
+    return out
+
+
+def per_package(
+    labels: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    groups: Sequence[str],
+    threshold: float,
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    garr = np.asarray(groups)
+    for name in sorted(set(groups)):
+        mask = garr == name
+        t, p = labels[mask] >= KEEP_AT, scores[mask] >= threshold
+        row: dict[str, Any] = binary_scores(t, p)
+        row["n"] = int(mask.sum())
+        row["n_keep_true"] = int(t.sum())
+        row["mae"] = float(np.mean(np.abs(labels[mask] - scores[mask])))
+        out[name] = row
+    return out
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    """One line of the numbers people ask for first."""
+    keys = ("f1_keep", "precision_keep", "recall_keep", "spearman", "mae", "min_package_f1")
+    return "  ".join(f"{k}={metrics[k]:.3f}" for k in keys if k in metrics)
+
+
+def write_report(
+    out_dir: str | Path,
+    metrics: dict[str, Any],
+    labels: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    *,
+    title: str,
+) -> list[Path]:
+    """Write report.json, confusion.png and score_vs_label.png into `out_dir`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    matrix = np.asarray(metrics["confusion"])
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), v in np.ndenumerate(matrix):
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            color="black" if v < matrix.max() / 2 else "white",
+            fontsize=9,
+        )
+    ax.set_xlabel("predicted label (score rounded)")
+    ax.set_ylabel("annotated label (rounded)")
+    ax.set_title(f"{title}\nF1(keep)={metrics['f1_keep']:.2f}  Spearman={metrics['spearman']:.2f}")
+    fig.tight_layout()
+    fig.savefig(out / "confusion.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    rng = np.random.default_rng(0)
+    ax.scatter(labels + rng.uniform(-0.15, 0.15, len(labels)), scores, s=6, alpha=0.35)
+    for v in range(6):
+        sel = _labels(labels) == v
+        if sel.any():
+            ax.boxplot(scores[sel], positions=[v], widths=0.5, showfliers=False)
+    ax.axhline(KEEP_AT, color="red", lw=1, ls="--", label="keep threshold")
+    ax.set_xlabel("annotated label")
+    ax.set_ylabel("predicted score")
+    ax.set_xlim(-0.6, 5.6)
+    ax.set_ylim(-0.2, 5.2)
+    ax.set_title(f"{title}: score vs label (MAE {metrics['mae']:.2f})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(out / "score_vs_label.png", dpi=110)
+    plt.close(fig)
+    return [out / "report.json", out / "confusion.png", out / "score_vs_label.png"]

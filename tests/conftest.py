@@ -1,0 +1,128 @@
+"""Shared fixtures: one real server process per test session, one in-process Scorer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "models" / "current"
+CORPUS = ROOT.parent / "shared" / "data" / "edu-annotations" / "corpus.jsonl"
+START_TIMEOUT_S = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    address: str
+    metrics_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_serving(address: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited {process.returncode}:\n{log_path.read_text()}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.25)
+    raise TimeoutError(f"server not SERVING after {START_TIMEOUT_S}s:\n{log_path.read_text()}")
+
+
+def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
+    """`python -m eduscore serve` on free loopback ports; returns once health is SERVING."""
+    port, metrics_port = free_port(), free_port()
+    log_path = tmp / f"server-{port}.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "eduscore",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--metrics-host",
+        "127.0.0.1",
+        "--metrics-port",
+        str(metrics_port),
+        *extra,
+    ]
+    process = subprocess.Popen(
+        cmd,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        wait_serving(address, process, log_path)
+    except BaseException:
+        process.kill()
+        raise
+    return RunningServer(address, f"http://127.0.0.1:{metrics_port}/metrics", process, log_path)
+
+
+def stop_server(server: RunningServer, timeout_s: float = 60) -> int:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+    try:
+        return server.process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        return -9
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("server"))
+    yield running
+    code = stop_server(running)
+    assert code == 0, f"server exited {code} on SIGTERM:\n{running.log()}"
+
+
+@pytest.fixture(scope="session")
+def channel(server: RunningServer) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.address) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="session")
+def stub(channel: grpc.Channel):
+    from eduscore.v1 import eduscore_pb2_grpc
+
+    return eduscore_pb2_grpc.EduScorerStub(channel)
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    from eduscore.scoring.scorer import Scorer
+
+    return Scorer.load(str(MODEL_DIR))

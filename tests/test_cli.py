@@ -1,0 +1,82 @@
+"""The command line, run as users run it: a subprocess of the real entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .snippets import SETTINGS, TEXTBOOK
+
+
+def run(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "eduscore", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_help_lists_commands_and_env_vars() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for cmd in ("serve", "score", "train", "evaluate"):
+        assert cmd in out.stdout
+    serve = run("serve", "--help")
+    assert serve.returncode == 0 and "EDUSCORE_MAX_QUEUE_SIZE" in serve.stdout
+
+
+def test_bad_flag_exits_2() -> None:
+    assert run("serve", "--no-such-flag").returncode == 2
+    bad = run("serve", "--threshold", "9")
+    assert bad.returncode == 2 and "threshold=9.0" in bad.stderr
+
+
+def test_score_jsonl_and_files_against_server(server, tmp_path: Path) -> None:
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": "book", "code": TEXTBOOK, "language": "python"},
+                {"id": "conf", "code": SETTINGS},
+            ]
+        )
+        + "\n"
+    )
+    src = tmp_path / "demo.py"
+    src.write_text(TEXTBOOK)
+    out = run("score", str(jsonl), str(src), "--server", server.address)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["book", "conf", str(src)]
+    assert rows[0]["score"] > rows[1]["score"]
+    assert rows[0]["score"] == rows[2]["score"] or abs(rows[0]["score"] - rows[2]["score"]) < 1e-4
+    assert set(rows[0]) >= {"id", "score", "keep", "label", "threshold", "model_version", "signals"}
+
+
+def test_score_reads_stdin_and_reports_errors(server) -> None:
+    ok = run(
+        "score",
+        "-",
+        "--server",
+        server.address,
+        "--threshold",
+        "0",
+        stdin=json.dumps({"id": "s", "code": "x = 1\n"}) + "\n",
+    )
+    assert ok.returncode == 0 and json.loads(ok.stdout)["keep"] is True
+    bad = run("score", "-", "--server", server.address, stdin=json.dumps({"code": " "}) + "\n")
+    assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr
+
+
+def test_serve_with_missing_model_fails_fast(tmp_path: Path) -> None:
+    out = run(
+        "serve", "--port", "0", "--metrics-port", "-1", "--model-dir", str(tmp_path), timeout=120
+    )
+    assert out.returncode == 1
+    assert "metadata.json" in out.stderr and str(tmp_path) in out.stderr
+    assert "Traceback" not in out.stderr
