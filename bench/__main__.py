@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 from eduscore.scoring.scorer import Scorer, Snippet  # noqa: E402
 from eduscore.v1 import eduscore_pb2 as pb  # noqa: E402
 from eduscore.v1 import eduscore_pb2_grpc  # noqa: E402
-
 from tests.conftest import CORPUS, MODEL_DIR, start_server, stop_server  # noqa: E402
 
 

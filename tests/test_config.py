@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from eduscore.config import Settings, env_name
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-from eduscore.scoring import features
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from eduscore.scoring import features
 
 from .snippets import CI_YAML, GENERATED, SETTINGS, TEXTBOOK
 

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from .conftest import start_server
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from eduscore.errors import ModelLoadError
 from eduscore.scoring import model
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
-from eduscore.scoring.scorer import Snippet
-from eduscore.v1 import eduscore_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from eduscore.scoring.scorer import Snippet
+from eduscore.v1 import eduscore_pb2 as pb
 
 from .conftest import CORPUS
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from eduscore.scoring.scorer import Scorer, Snippet
 from eduscore.training.data import read_labelled
 from eduscore.training.evaluate import evaluate

@@ -158,6 +158,7 @@ class MicroBatcher:
 
     # ---- worker thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        batch: list[_Pending] | None = []
         try:
             while True:
                 batch = self._next_batch()
@@ -168,7 +169,10 @@ class MicroBatcher:
         except BaseException as exc:  # the loop itself broke: fail loudly, never hang callers
             log.exception("batcher worker died")
             self._failure = exc
-            self._fail_queued(ShuttingDown("the model worker stopped; the server is unhealthy"))
+            failure = ShuttingDown("the model worker stopped; the server is unhealthy")
+            if batch:
+                self._resolve(batch, failure)
+            self._fail_queued(failure)
             if self._on_failure is not None:
                 self._on_failure(exc)
 

@@ -31,7 +31,11 @@ def _kind(handler: grpc.RpcMethodHandler) -> str:
     return "unary"
 
 
-def _rebuild(handler: grpc.RpcMethodHandler, wrap: Callable[[Any, bool, bool], Any]) -> Any:
+def _rebuild(
+    handler: grpc.RpcMethodHandler,
+    wrap: Callable[[Any, bool, bool], Any],
+    request_deserializer: Callable[[bytes], Any] | None = None,
+) -> Any:
     """A handler of the same shape whose behaviour is `wrap(behaviour, req_stream, resp_stream)`."""
     if handler.request_streaming and handler.response_streaming:
         make, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
@@ -43,7 +47,7 @@ def _rebuild(handler: grpc.RpcMethodHandler, wrap: Callable[[Any, bool, bool], A
         make, inner = grpc.unary_unary_rpc_method_handler, handler.unary_unary
     return make(
         wrap(inner, handler.request_streaming, handler.response_streaming),
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
 
@@ -177,3 +181,81 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
             return deny
 
         return _rebuild(handler, wrap)
+
+
+class Undecodable:
+    """Stands in for a request message that could not be parsed (e.g. a string not UTF-8)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class DecodeGuardInterceptor(grpc.aio.ServerInterceptor):
+    """Turns unparseable request bytes into INVALID_ARGUMENT instead of gRPC's generic INTERNAL.
+
+    A conformant client cannot send a proto3 string that is not UTF-8, but a raw one can; the
+    caller should learn that its bytes were wrong, not that the server failed.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        parse = handler.request_deserializer
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return parse(data)
+            except Exception as exc:  # DecodeError and friends
+                return Undecodable(exc)
+
+        async def reject(context: grpc.aio.ServicerContext, bad: Undecodable) -> None:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"request: not a valid message ({bad.error}); strings must be UTF-8",
+            )
+
+        def wrap(behaviour: Any, req_stream: bool, resp_stream: bool) -> Any:
+            if req_stream:
+
+                async def checked(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+                    async for request in requests:
+                        if isinstance(request, Undecodable):
+                            await reject(context, request)
+                        yield request
+
+                if resp_stream:
+
+                    async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
+                        async for response in behaviour(checked(requests, context), context):
+                            yield response
+
+                    return stream_stream
+
+                async def stream_unary(requests: Any, context: Any) -> Any:
+                    return await behaviour(checked(requests, context), context)
+
+                return stream_unary
+
+            if resp_stream:
+
+                async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+                    if isinstance(request, Undecodable):
+                        await reject(context, request)
+                    async for response in behaviour(request, context):
+                        yield response
+
+                return unary_stream
+
+            async def unary_unary(request: Any, context: Any) -> Any:
+                if isinstance(request, Undecodable):
+                    await reject(context, request)
+                return await behaviour(request, context)
+
+            return unary_unary
+
+        return _rebuild(handler, wrap, request_deserializer=tolerant)

@@ -31,7 +31,12 @@ from eduscore.scoring.cache import ResultCache
 from eduscore.scoring.scorer import Scorer, ScoreResult
 from eduscore.serving import validation
 from eduscore.serving.batching import MicroBatcher
-from eduscore.serving.interceptors import MetricsInterceptor, TokenAuthInterceptor, init_series
+from eduscore.serving.interceptors import (
+    DecodeGuardInterceptor,
+    MetricsInterceptor,
+    TokenAuthInterceptor,
+    init_series,
+)
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 
@@ -327,6 +332,7 @@ def build_server(settings: Settings, address: str | None = None) -> App:
     interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor()]
     if settings.auth_token:
         interceptors.append(TokenAuthInterceptor(settings.auth_token))
+    interceptors.append(DecodeGuardInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
