@@ -78,6 +78,8 @@ class MicroBatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._space: asyncio.Event | None = None
         self._last_batch = 0
+        # Moving average of model seconds per snippet, for deadline-aware admission.
+        self._item_seconds = 0.0
         metrics.queue_capacity.set(max_queue_size)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -133,10 +135,19 @@ class MicroBatcher:
             futures.append(fut)
         if pending:
             with self._cond:
-                if len(self._queue) + len(pending) > self.max_queue_size:
+                waiting = len(self._queue)
+                if waiting + len(pending) > self.max_queue_size:
                     raise Overloaded(
-                        f"queue full: {len(self._queue)} snippets waiting, {len(pending)} more"
+                        f"queue full: {waiting} snippets waiting, {len(pending)} more"
                         f" exceed --max-queue-size={self.max_queue_size}; retry with backoff"
+                    )
+                # Refuse now what could only time out later: the wait ahead, at the measured
+                # rate, must fit in the caller's deadline.
+                expected = (waiting + len(pending)) * self._item_seconds
+                if deadline is not None and waiting and now + expected > deadline:
+                    raise Overloaded(
+                        f"{waiting} snippets queued ahead: ~{expected:.1f} s of work exceeds"
+                        f" the call's deadline ({deadline - now:.1f} s left); retry later"
                     )
                 self._queue.extend(pending)
                 metrics.queue_depth.set(len(self._queue))
@@ -232,7 +243,12 @@ class MicroBatcher:
             metrics.batch_failures.inc()
             self._resolve(batch, exc)
             return
-        metrics.inference_seconds.observe(time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        metrics.inference_seconds.observe(elapsed)
+        per_item = elapsed / len(batch)
+        self._item_seconds = per_item if not self._item_seconds else (
+            0.8 * self._item_seconds + 0.2 * per_item
+        )
         metrics.snippets_scored.inc(len(batch))
         for item, res in zip(batch, results, strict=True):
             self.cache.put(item.key, res)
