@@ -1,7 +1,8 @@
 """The classifier head: saved and loaded with skops (never pickle), with metadata.json beside it.
 
-A model directory holds `head.skops` (the fitted scikit-learn estimator) and `metadata.json`
-(what it was trained on, with what, and how well it scored). Loading refuses any object type
+A model directory holds `head.skops` (the fitted scikit-learn estimator), `calibration.json`
+(raw output -> 0-5 score, plain arrays) and `metadata.json` (what it was trained on, with what,
+and how well it scored). Loading refuses any object type
 outside scikit-learn, SciPy and NumPy, so a tampered file cannot run code.
 """
 
@@ -18,8 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from eduscore.errors import ModelLoadError
+from eduscore.scoring.calibration import BoundaryCalibration
 
 HEAD_FILE = "head.skops"
+CALIBRATION_FILE = "calibration.json"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 LABEL_MIN, LABEL_MAX = 0.0, 5.0
@@ -33,6 +36,7 @@ class Head:
 
     estimator: Any
     metadata: dict[str, Any]
+    calibration: BoundaryCalibration | None = None
 
     @property
     def version(self) -> str:
@@ -43,18 +47,30 @@ class Head:
         return list(self.metadata["feature_names"])
 
     def predict(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Scores on the 0-5 label scale, clipped."""
+        """Scores on the 0-5 label scale (calibrated when the model has a calibration)."""
         raw = np.asarray(self.estimator.predict(x), dtype=np.float64)
+        if self.calibration is not None:
+            raw = self.calibration.apply(raw)
         return np.clip(raw, LABEL_MIN, LABEL_MAX).astype(np.float32)
 
 
-def save(directory: str | Path, estimator: Any, metadata: dict[str, Any]) -> Path:
-    """Write `head.skops` and `metadata.json`; returns the directory."""
+def save(
+    directory: str | Path,
+    estimator: Any,
+    metadata: dict[str, Any],
+    calibration: BoundaryCalibration | None = None,
+) -> Path:
+    """Write `head.skops`, `calibration.json` (if any) and `metadata.json`; returns the dir."""
     import skops.io as sio
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     sio.dump(estimator, out / HEAD_FILE)
+    cal_path = out / CALIBRATION_FILE
+    if calibration is not None:
+        cal_path.write_text(json.dumps(calibration.to_dict()) + "\n")
+    elif cal_path.exists():
+        cal_path.unlink()
     meta = {"format_version": FORMAT_VERSION, **metadata}
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
@@ -102,7 +118,17 @@ def load(directory: str | Path) -> Head:
         raise ModelLoadError(f"{path}: cannot load classifier: {exc}") from None
     if not hasattr(estimator, "predict"):
         raise ModelLoadError(f"{path}: the object has no predict()")
-    return Head(estimator=estimator, metadata=meta)
+    return Head(estimator=estimator, metadata=meta, calibration=_calibration(directory))
+
+
+def _calibration(directory: str | Path) -> BoundaryCalibration | None:
+    path = Path(directory) / CALIBRATION_FILE
+    if not path.exists():
+        return None
+    try:
+        return BoundaryCalibration.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{path}: unreadable calibration: {exc}") from None
 
 
 def check_compatible(

@@ -67,8 +67,11 @@ def feature_matrix(rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float3
 def design_matrix(
     vectors: npt.NDArray[np.float32], signals: Sequence[Mapping[str, float]]
 ) -> npt.NDArray[np.float32]:
-    """What the head reads: [embedding | signals]. Training uses the same function."""
-    return np.hstack([vectors, feature_matrix(signals)]).astype(np.float32, copy=False)
+    """What the head reads: [signals | embedding]. Training uses the same function.
+
+    Signals come first so the head can address them by position whatever the encoder's width.
+    """
+    return np.hstack([feature_matrix(signals), vectors]).astype(np.float32, copy=False)
 
 
 class Scorer:
@@ -91,6 +94,9 @@ class Scorer:
         self.embedder = embedder
         self.head = head
         self.threshold = threshold
+        # Whether the head was trained with the caller's language hint in its features; if
+        # not, the format is detected from the text alone, exactly as in training.
+        self.uses_language_hint = bool(head.metadata.get("uses_language_hint", False))
 
     @classmethod
     def load(
@@ -122,7 +128,8 @@ class Scorer:
         if not snippets:
             return []
         t = self.threshold if threshold is None else threshold
-        signals = [features.extract(s.code, s.language) for s in snippets]
+        hint = self.uses_language_hint
+        signals = [features.extract(s.code, s.language if hint else "") for s in snippets]
         encoded = self.embedder.encode([s.code for s in snippets])
         scores = self.head.predict(design_matrix(encoded.vectors, signals))
         version = self.head.version
@@ -137,7 +144,7 @@ class Scorer:
                 signals=sig,
                 n_tokens=n_tok,
                 truncated=trunc,
-                language=features.detected_language(sig, s.language),
+                language=features.detected_language(sig),
             )
             for s, score, sig, n_tok, trunc in zip(
                 snippets, scores, signals, encoded.n_tokens, encoded.truncated, strict=True

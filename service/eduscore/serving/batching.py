@@ -246,8 +246,8 @@ class MicroBatcher:
         elapsed = time.monotonic() - started
         metrics.inference_seconds.observe(elapsed)
         per_item = elapsed / len(batch)
-        self._item_seconds = per_item if not self._item_seconds else (
-            0.8 * self._item_seconds + 0.2 * per_item
+        self._item_seconds = (
+            per_item if not self._item_seconds else (0.8 * self._item_seconds + 0.2 * per_item)
         )
         metrics.snippets_scored.inc(len(batch))
         for item, res in zip(batch, results, strict=True):

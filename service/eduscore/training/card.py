@@ -36,11 +36,12 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
         "## What it is",
         f"- Encoder: `{enc['name']}` ({enc['dim']}-d, reads {enc['max_seq_length']} tokens;"
         f" weights sha256 `{enc['sha256'][:16]}…`).",
-        f"- Head: `{meta['head']['name']}` — `{meta['head']['params']}`.",
+        f"- Head: `{meta['head']['name']}` — `{' '.join(str(meta['head']['params']).split())}`.",
         f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals:"
         f" {', '.join('`' + n + '`' for n in meta['feature_names'])}.",
         "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
-        " no pickle) and `metadata.json`.",
+        " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
+        f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}) and `metadata.json`.",
         f"- Trained on `{data['path']}` sha256 `{data['sha256']}`: {data['n_units']} units from"
         f" {data['n_groups']} packages; label counts {data['label_counts']}.",
         f"- Library versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
