@@ -23,7 +23,7 @@ def run(*args: str, stdin: str | None = None, timeout: float = 120) -> subproces
 def test_help_lists_commands_and_env_vars() -> None:
     out = run("--help")
     assert out.returncode == 0
-    for cmd in ("serve", "score", "train", "evaluate"):
+    for cmd in ("serve", "score", "filter", "train", "evaluate"):
         assert cmd in out.stdout
     serve = run("serve", "--help")
     assert serve.returncode == 0 and "EDUSCORE_MAX_QUEUE_SIZE" in serve.stdout

@@ -25,20 +25,32 @@ def node() -> str:
     if not exe or not npm:
         pytest.fail("node and npm are required (Node.js 18+)")
     if not (NODE_DIR / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return exe
 
 
 def test_node_client_matches_python(node: str, server, stub) -> None:
-    snippets = [{"id": str(i), "code": c} for i, c in enumerate([TEXTBOOK, SETTINGS, CI_YAML,
-                                                                  *SMALL[:3]])]
-    out = subprocess.run([node, str(NODE_DIR / "client.js"), server.address, str(ROOT / "proto")],
-                         input=json.dumps(snippets), capture_output=True, text=True, timeout=180)
+    snippets = [
+        {"id": str(i), "code": c} for i, c in enumerate([TEXTBOOK, SETTINGS, CI_YAML, *SMALL[:3]])
+    ]
+    out = subprocess.run(
+        [node, str(NODE_DIR / "client.js"), server.address, str(ROOT / "proto")],
+        input=json.dumps(snippets),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    expected = [stub.Score(pb.ScoreRequest(snippet=pb.Snippet(**s)), timeout=30).score
-                for s in snippets]
+    expected = [
+        stub.Score(pb.ScoreRequest(snippet=pb.Snippet(**s)), timeout=30).score for s in snippets
+    ]
     for call in ("unary", "batch", "stream"):
         assert [r["id"] for r in got[call]] == [s["id"] for s in snippets], call
         for r, exp in zip(got[call], expected, strict=True):

@@ -1,4 +1,4 @@
-"""`eduscore serve|score|train|evaluate`: builds Settings; imports each command lazily."""
+"""`eduscore serve|score|filter|train|evaluate`: builds Settings; imports commands lazily."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from eduscore import __version__, config, logs
 from eduscore.errors import EduScoreError
+from eduscore.pipelines import filtering  # light: its heavy imports happen in run()
 
 log = logging.getLogger("eduscore")
 
@@ -51,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _client_flags(score)
     score.add_argument("--threshold", type=float, default=None, help="keep threshold (0-5)")
+
+    filtering.add_arguments(
+        sub.add_parser("filter", help="keep the educational rows of a JSONL/Parquet dataset")
+    )
 
     train = sub.add_parser("train", help="train the classifier head (grouped CV, then fit all)")
     train.add_argument("--data", default=CORPUS, help="labelled JSONL [default: %(default)s]")
@@ -203,4 +208,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"serve": _serve, "score": _score, "train": _train, "evaluate": _evaluate}
+_COMMANDS = {
+    "serve": _serve,
+    "score": _score,
+    "filter": filtering.run,
+    "train": _train,
+    "evaluate": _evaluate,
+}

@@ -18,6 +18,39 @@ from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head, check_compatible,
 log = logging.getLogger(__name__)
 
 
+#: Language hints the features understand; anything else is treated as "detect".
+KNOWN_LANGUAGES = frozenset(
+    {
+        "python",
+        "yaml",
+        "json",
+        "toml",
+        "ini",
+        "shell",
+        "javascript",
+        "typescript",
+        "dockerfile",
+        "makefile",
+        "text",
+        "markdown",
+        "html",
+        "css",
+        "sql",
+        "c",
+        "cpp",
+        "java",
+        "go",
+        "rust",
+    }
+)
+
+
+def normalize_language(value: object) -> str:
+    """A language hint as every entry point normalises it: lower case, unknown -> '' (detect)."""
+    lang = str(value or "").strip().lower()
+    return lang if lang in KNOWN_LANGUAGES else ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snippet:
     """A unit of code to score. `language` is an optional hint ('' = detect)."""

@@ -5,34 +5,8 @@ from __future__ import annotations
 import math
 
 from eduscore.errors import InvalidInput
-from eduscore.scoring.scorer import ScoreResult, Snippet
+from eduscore.scoring.scorer import ScoreResult, Snippet, normalize_language
 from eduscore.v1 import eduscore_pb2 as pb
-
-#: Language hints the features understand; anything else is treated as "detect".
-KNOWN_LANGUAGES = frozenset(
-    {
-        "python",
-        "yaml",
-        "json",
-        "toml",
-        "ini",
-        "shell",
-        "javascript",
-        "typescript",
-        "dockerfile",
-        "makefile",
-        "text",
-        "markdown",
-        "html",
-        "css",
-        "sql",
-        "c",
-        "cpp",
-        "java",
-        "go",
-        "rust",
-    }
-)
 
 
 def threshold_of(message: pb.ScoreRequest | pb.ScoreBatchRequest, default: float) -> float:
@@ -57,10 +31,7 @@ def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int) -> Snippet:
         raise InvalidInput(
             f"{field}.code", "contains NUL bytes: binary data is not code; filter it out first"
         )
-    language = message.language.strip().lower()
-    return Snippet(
-        id=message.id, code=code, language=language if language in KNOWN_LANGUAGES else ""
-    )
+    return Snippet(id=message.id, code=code, language=normalize_language(message.language))
 
 
 def batch_of(request: pb.ScoreBatchRequest, *, max_snippets: int, max_bytes: int) -> list[Snippet]:

@@ -1,0 +1,82 @@
+"""EduScoreFilter on a real local Ray: actors score like the service, in every batch format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from eduscore.pipelines.ray_data import EduScoreFilter, filter_dataset
+from eduscore.serving.client import EduScoreClient, SnippetIn
+
+from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+ROWS: list[dict[str, Any]] = [
+    {"id": f"r{i}", "code": code}
+    for i, code in enumerate([TEXTBOOK, SETTINGS, GENERATED, CI_YAML, *SMALL])
+]
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def served(server) -> dict[str, float]:
+    with EduScoreClient(server.address) as client:
+        results = client.score_batch(SnippetIn(code=r["code"], id=r["id"]) for r in ROWS)
+    return {r.id: r.score for r in results}
+
+
+@pytest.fixture(scope="module")
+def edu_filter() -> EduScoreFilter:
+    return EduScoreFilter(threshold=3.0)
+
+
+def test_actor_pool_keeps_what_the_service_keeps(local_ray, served) -> None:
+    ds = ray.data.from_items(ROWS)
+    kept = sorted(
+        filter_dataset(ds, concurrency=2, batch_size=3, threshold=3.0).take_all(),
+        key=lambda r: r["id"],
+    )
+    assert [r["id"] for r in kept] == sorted(i for i, s in served.items() if s >= 3.0)
+    assert 0 < len(kept) < len(ROWS)  # the snippets straddle the threshold
+    for row in kept:
+        assert row["edu_score"] == pytest.approx(served[row["id"]], abs=1e-4), row["id"]
+        assert row["edu_keep"] and row["code"] == ROWS[int(row["id"][1:])]["code"]
+
+
+def test_map_batches_with_numpy_batches(local_ray, served) -> None:
+    ds = ray.data.from_items(ROWS).map_batches(
+        EduScoreFilter,
+        fn_constructor_kwargs={"threshold": 1.0},
+        compute=ray.data.ActorPoolStrategy(size=1),
+        batch_size=5,
+        batch_format="numpy",
+    )
+    rows = ds.take_all()
+    assert len(rows) == len(ROWS)
+    for row in rows:
+        assert row["edu_score"] == pytest.approx(served[row["id"]], abs=1e-4)
+        assert bool(row["edu_keep"]) == (row["edu_score"] >= 1.0)
+
+
+def test_formats_and_invalid_rows_without_ray(edu_filter: EduScoreFilter, served) -> None:
+    codes = [r["code"] for r in ROWS] + ["", None]
+    table = edu_filter(pa.table({"code": codes}))
+    assert table.column_names == ["code", "edu_score", "edu_keep", "edu_label"]
+    scores = table.column("edu_score").to_numpy()
+    np.testing.assert_allclose(scores[: len(ROWS)], [served[r["id"]] for r in ROWS], atol=1e-4)
+    assert np.isnan(scores[-2:]).all() and table.column("edu_label").to_pylist()[-2:] == [-1, -1]
+    numpy_out = edu_filter({"code": np.array(codes[:3], dtype=object)})
+    np.testing.assert_allclose(numpy_out["edu_score"], scores[:3], atol=1e-6)
+    with pytest.raises(KeyError, match="code_column='code'"):
+        edu_filter({"text": np.array(["x = 1"])})
