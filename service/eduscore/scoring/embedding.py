@@ -58,11 +58,13 @@ class Embedder:
 
     Args:
         path: model directory; empty means the embedded all-MiniLM-L6-v2.
-        batch_size: texts per forward pass inside one `encode` call.
+        batch_size: texts per forward pass inside one `encode` call. sentence-transformers sorts
+            a call's texts by length first, so 16 pads less than 32 (measured: ~25 vs ~22
+            snippets/s on 2 cores) while a micro-batch of 32+ still amortises the overhead.
         torch_threads: intra-op threads; 0 keeps PyTorch's default (one per core).
     """
 
-    def __init__(self, path: str = "", *, batch_size: int = 32, torch_threads: int = 0) -> None:
+    def __init__(self, path: str = "", *, batch_size: int = 16, torch_threads: int = 0) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.path = path or default_encoder_path()

@@ -138,7 +138,7 @@ class Scorer:
         *,
         encoder: str = "",
         threshold: float = 3.0,
-        batch_size: int = 32,
+        batch_size: int = 16,
         torch_threads: int = 0,
     ) -> Scorer:
         """Load a model directory and its encoder (the embedded default unless `encoder`)."""
