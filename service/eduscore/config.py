@@ -52,7 +52,9 @@ class Settings:
         8192, "Most encoder tokens per model call; bounds memory and latency of one batch."
     )
     max_wait_ms: float = _f(
-        5.0, "How long a micro-batch waits to fill. Higher favours throughput, lower latency."
+        10.0,
+        "How long a micro-batch waits to fill while callers keep coming back (never for a lone"
+        " request on an idle server). Higher favours throughput, lower latency.",
     )
     max_queue_size: int = _f(
         2048,

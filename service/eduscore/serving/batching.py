@@ -193,11 +193,13 @@ class MicroBatcher:
                 if self._stopping:
                     return None
                 self._cond.wait()
-            # Only wait for the batch to fill when the last one was shared: a lone request on an
-            # idle server goes straight to the model.
-            if self._last_batch > 1 and self.max_wait_s > 0:
-                until = self._queue[0].enqueued + self.max_wait_s
-                while len(self._queue) < self.max_batch_size and not self._stopping:
+            # Wait for the batch to fill only while load says more is coming: the callers served
+            # together last time are likely sending again now that they have their answers. A
+            # lone request on an idle server (last batch of one) goes straight to the model.
+            want = min(self.max_batch_size, self._last_batch)
+            if want > 1 and self.max_wait_s > 0:
+                until = time.monotonic() + self.max_wait_s
+                while len(self._queue) < want and not self._stopping:
                     left = until - time.monotonic()
                     if left <= 0:
                         break
