@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -182,7 +183,8 @@ def test_metrics_count_calls(stub, server) -> None:
         'grpc_service="eduscore.v1.EduScorer",grpc_type="unary"}'
     )
     stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
-    stub.Score(_req("def g():\n    return 'metrics'\n"), timeout=30)
+    # A snippet no other test sends, so it cannot be a cache hit.
+    stub.Score(_req(f"def g():\n    return '{uuid.uuid4().hex}'\n"), timeout=30)
     with pytest.raises(grpc.RpcError):
         stub.Score(_req(""), timeout=10)
     after = scrape(server.metrics_url)

@@ -1,0 +1,147 @@
+"""Scoring backends of `eduscore filter`: remote servers over gRPC, or an in-process Scorer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from eduscore.pipelines.rows import DEFAULT_MAX_SNIPPET_BYTES, UsageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What one row gets: `score`/`label` are None for rows that cannot be scored (invalid)."""
+
+    score: float | None
+    keep: bool
+    label: int | None
+
+
+INVALID = Judgement(None, False, None)
+
+
+class RemoteBackend:
+    """ScoreBatch calls on a thread pool; several in flight keep every replica's queue full."""
+
+    def __init__(self, args: argparse.Namespace, servers: list[str]) -> None:
+        from eduscore.serving.client import EduScoreClient
+
+        token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
+        self.client = EduScoreClient(servers, timeout_s=args.timeout_s, token=token)
+        try:
+            self.client.wait_ready(timeout_s=args.connect_timeout_s)
+        except Exception as exc:  # grpc.FutureTimeoutError: nothing answers at any address
+            self.client.close()
+            raise TimeoutError(
+                f"no server reachable at {', '.join(servers)} in {args.connect_timeout_s:g}s"
+            ) from exc
+        try:
+            self._configure(args, servers)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _configure(self, args: argparse.Namespace, servers: list[str]) -> None:
+        info = self.client.model_info()
+        self.model_version = info.model_version
+        self.max_bytes = info.limits.max_snippet_bytes or DEFAULT_MAX_SNIPPET_BYTES
+        if info.limits.max_batch_snippets and args.batch_size > info.limits.max_batch_snippets:
+            raise UsageError(
+                f"--batch-size={args.batch_size} exceeds the server's"
+                f" --max-batch-snippets={info.limits.max_batch_snippets}"
+            )
+        self.threshold = info.default_threshold if args.threshold is None else args.threshold
+        self.inflight = args.inflight or 2 + 2 * len(servers)
+        self.pool = ThreadPoolExecutor(self.inflight, thread_name_prefix="eduscore-filter")
+
+    def submit(self, snippets: list[tuple[str, str, str]]) -> Future[list[Judgement]]:
+        return self.pool.submit(self._score, snippets)
+
+    def _score(self, snippets: list[tuple[str, str, str]]) -> list[Judgement]:
+        import grpc
+
+        from eduscore.serving.client import SnippetIn
+
+        batch = [SnippetIn(code=c, id=i, language=lang) for i, c, lang in snippets]
+        for attempt in range(10):
+            try:
+                results = self.client.score_batch(batch, threshold=self.threshold)
+                return [Judgement(float(r.score), bool(r.keep), int(r.label)) for r in results]
+            except grpc.RpcError as exc:
+                if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                    return self._one_by_one(batch)
+                if exc.code() is not grpc.StatusCode.RESOURCE_EXHAUSTED or attempt == 9:
+                    raise
+                # Queue full: back off exponentially with jitter so clients do not retry in step.
+                time.sleep(min(0.2 * 2**attempt, 10.0) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _one_by_one(self, batch: list[Any]) -> list[Judgement]:
+        """A row the local check let through was refused: find it and mark it invalid."""
+        import grpc
+
+        out = []
+        for s in batch:
+            try:
+                r = self.client.score(
+                    s.code, id=s.id, language=s.language, threshold=self.threshold
+                )
+                out.append(Judgement(float(r.score), bool(r.keep), int(r.label)))
+            except grpc.RpcError as exc:
+                if exc.code() is not grpc.StatusCode.INVALID_ARGUMENT:
+                    raise
+                log.warning("row %r refused: %s", s.id, exc.details())
+                out.append(INVALID)
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+
+class LocalBackend:
+    """The in-process Scorer; synchronous, since torch already uses every core."""
+
+    inflight = 0
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from eduscore.config import Settings
+        from eduscore.scoring.scorer import Scorer
+
+        self.threshold = Settings().threshold if args.threshold is None else args.threshold
+        self.scorer = Scorer.load(
+            args.model_dir or Settings().resolved_model_dir,
+            encoder=args.encoder,
+            threshold=self.threshold,
+            batch_size=min(args.batch_size, 64),
+        )
+        self.model_version = self.scorer.model_version
+        self.max_bytes = DEFAULT_MAX_SNIPPET_BYTES
+
+    def submit(self, snippets: list[tuple[str, str, str]]) -> Future[list[Judgement]]:
+        from eduscore.scoring.scorer import Snippet
+
+        future: Future[list[Judgement]] = Future()
+        results = self.scorer.score_batch(
+            [Snippet(id=i, code=c, language=lang) for i, c, lang in snippets], self.threshold
+        )
+        future.set_result([Judgement(r.score, r.keep, r.label) for r in results])
+        return future
+
+    def close(self) -> None:
+        pass
+
+
+def empty_result() -> Future[list[Judgement]]:
+    """A finished future with no judgements, for a chunk with no scorable rows."""
+    future: Future[list[Judgement]] = Future()
+    future.set_result([])
+    return future

@@ -1,0 +1,43 @@
+"""What every filter engine agrees on about rows: formats, edu columns, validity, usage errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EDU_COLUMNS = ("edu_score", "edu_keep", "edu_label")
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+#: Server-side default; the in-process path applies the same edge rule so both agree.
+DEFAULT_MAX_SNIPPET_BYTES = 1_000_000
+
+
+class UsageError(Exception):
+    """The command cannot work as given (exit 2); rerunning it unchanged will not help."""
+
+
+def invalid_reason(code: object, max_bytes: int = DEFAULT_MAX_SNIPPET_BYTES) -> str | None:
+    """Why the server would refuse `code`, checked first so one bad row never fails a batch."""
+    if code is None:
+        return "null"
+    if not isinstance(code, str):
+        return f"not a string ({type(code).__name__})"
+    if not code.strip():
+        return "empty"
+    if "\x00" in code:
+        return "NUL bytes"
+    if len(code.encode("utf-8", "surrogatepass")) > max_bytes:
+        return f"over {max_bytes} bytes"
+    return None
+
+
+def language_hint(value: object) -> str:
+    """The hint as the server normalises it (unknown: detect), so in-process scores match it."""
+    from eduscore.scoring.scorer import normalize_language
+
+    return normalize_language(value)
+
+
+def format_of(path: str) -> str:
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path}: unknown format; use one of {sorted(FORMATS)}")
+    return fmt

@@ -1,0 +1,187 @@
+"""Cheap, explainable, never-raising features of a code snippet for educational-value scoring."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from eduscore.scoring.features.formats import (
+    _CI_RE,
+    _GENERATED_RE,
+    _LICENSE_RE,
+    _URL_RE,
+    _WORD_RE,
+    CONFIG_FORMATS,
+    FORMATS,
+    MAX_CHARS,
+    _comment_stats,
+    _detect_format,
+    _log1p,
+    _ratio,
+)
+from eduscore.scoring.features.python_ast import _parse_python, _python_comments, _python_features
+
+__all__ = ["FEATURE_NAMES", "FORMATS", "detected_language", "extract", "extract_vector"]
+
+FEATURE_NAMES: tuple[str, ...] = (
+    # detected format (one-hot) and parsing
+    *(f"is_{f}" for f in FORMATS),
+    "config_format",
+    "parse_ok",
+    "parse_partial",
+    # size and shape
+    "log_n_chars",
+    "log_n_lines",
+    "mean_line_length",
+    "log_max_line_length",
+    "long_line_ratio",
+    "blank_line_ratio",
+    "non_ascii_ratio",
+    "minified",
+    # comments (all formats)
+    "comment_ratio",
+    "inline_comment_ratio",
+    "log_comment_words",
+    "comment_in_body_ratio",
+    # markers
+    "generated_marker",
+    "license_marker",
+    "ci_config_marker",
+    "url_density",
+    # Python structure
+    "log_n_functions",
+    "log_n_classes",
+    "log_n_statements",
+    "log_mean_function_lines",
+    "docstring_coverage",
+    "module_docstring",
+    "docstring_line_ratio",
+    "log_mean_docstring_words",
+    "docstring_params",
+    "docstring_returns",
+    "docstring_examples",
+    "has_doctest",
+    "type_hint_ratio",
+    "return_hint_ratio",
+    "test_function_ratio",
+    "assert_density",
+    "imports_only",
+    "import_ratio",
+    "relative_import_ratio",
+    "literal_assign_ratio",
+    "literal_density",
+    "number_density",
+    "mean_name_length",
+    "short_name_ratio",
+    "loop_density",
+    "branch_density",
+    "has_recursion",
+    "max_nesting_depth",
+    "self_attr_ratio",
+    "attr_call_ratio",
+    "has_main_guard",
+    "print_calls",
+    "decorator_ratio",
+    "stub_ratio",
+    "comprehension_count",
+    "exception_handling",
+    "jsdoc_blocks",
+)
+
+
+def _zero() -> dict[str, float]:
+    return {name: 0.0 for name in FEATURE_NAMES}
+
+
+def _extract(code: str, language: str) -> dict[str, float]:
+    feats = _zero()
+    if not isinstance(code, str):
+        code = str(code)
+    code = code[:MAX_CHARS].replace("\r\n", "\n").replace("\r", "\n")
+    lines = code.split("\n")
+    nonblank = [ln for ln in lines if ln.strip()]
+    n_lines = max(len(nonblank), 1)
+    n_chars = len(code)
+
+    tree, full = _parse_python(code) if "\x00" not in code else (None, False)
+    fmt = _detect_format(code, lines, tree, language if isinstance(language, str) else "")
+    feats[f"is_{fmt}"] = 1.0
+    feats["config_format"] = float(fmt in CONFIG_FORMATS)
+    is_py = fmt == "python" and tree is not None
+    feats["parse_ok"] = float(is_py and full)
+    feats["parse_partial"] = float(is_py and not full)
+
+    lengths = [len(ln) for ln in lines]
+    feats["log_n_chars"] = _log1p(n_chars)
+    feats["log_n_lines"] = _log1p(len(nonblank))
+    feats["mean_line_length"] = min(500.0, _ratio(sum(len(ln) for ln in nonblank), n_lines))
+    feats["log_max_line_length"] = _log1p(max(lengths) if lengths else 0)
+    feats["long_line_ratio"] = _ratio(sum(n > 120 for n in lengths), n_lines)
+    feats["blank_line_ratio"] = _ratio(len(lines) - len(nonblank), len(lines))
+    feats["non_ascii_ratio"] = _ratio(sum(ord(c) > 127 for c in code), n_chars)
+    feats["minified"] = float(
+        (n_chars > 1000 and len(lines) <= 3) or feats["mean_line_length"] > 200
+    )
+
+    if fmt == "python":
+        full_c, inline_c, texts, str_chars, num_chars, rows = _python_comments(code)
+        feats["literal_density"] = _ratio(str_chars, n_chars)
+        feats["number_density"] = _ratio(num_chars, n_chars)
+        body_comments = sum(col > 0 for _, col in rows)
+    else:
+        full_c, inline_c, _, texts = _comment_stats(lines, fmt)
+        quoted = sum(len(m) for m in re.findall(r"\"[^\"\n]*\"|'[^'\n]*'", code))
+        feats["literal_density"] = _ratio(quoted, n_chars)
+        feats["number_density"] = _ratio(len("".join(re.findall(r"\b\d[\d.]*\b", code))), n_chars)
+        body_comments = sum(1 for ln in lines if ln[:1] in (" ", "\t") and ln.lstrip()[:1] == "#")
+    n_words = sum(len(_WORD_RE.findall(t)) for t in texts)
+    feats["comment_ratio"] = min(1.0, _ratio(full_c, n_lines))
+    feats["inline_comment_ratio"] = min(1.0, _ratio(inline_c, n_lines))
+    feats["log_comment_words"] = _log1p(n_words)
+    feats["comment_in_body_ratio"] = min(1.0, _ratio(body_comments, n_lines))
+
+    head = code[:4000]
+    feats["generated_marker"] = float(bool(_GENERATED_RE.search(head)))
+    feats["license_marker"] = float(bool(_LICENSE_RE.search(head)))
+    feats["ci_config_marker"] = _log1p(len(_CI_RE.findall(code))) if fmt == "yaml" else 0.0
+    feats["url_density"] = min(1.0, _ratio(len(_URL_RE.findall(code)), n_lines))
+    feats["has_doctest"] = float(">>>" in code)
+    feats["jsdoc_blocks"] = _log1p(code.count("/**")) if fmt == "javascript" else 0.0
+
+    if is_py and tree is not None:
+        _python_features(tree, n_lines, feats)
+    return feats
+
+
+def extract(code: str, language: str = "") -> dict[str, float]:
+    """Return the named features of ``code`` (``language`` is an optional hint, may be "").
+
+    Always returns exactly ``FEATURE_NAMES`` with finite floats; never raises.
+    """
+    try:
+        feats = _extract(code, language)
+    except Exception:
+        feats = _zero()
+        feats["is_text"] = 1.0
+    out: dict[str, float] = {}
+    for name in FEATURE_NAMES:
+        try:
+            v = float(feats.get(name, 0.0))
+        except (TypeError, ValueError, OverflowError):
+            v = 0.0
+        out[name] = v if math.isfinite(v) else 0.0
+    return out
+
+
+def extract_vector(code: str, language: str = "") -> list[float]:
+    """Features in ``FEATURE_NAMES`` order."""
+    f = extract(code, language)
+    return [f[n] for n in FEATURE_NAMES]
+
+
+def detected_language(signals: dict[str, float]) -> str:
+    """The format the signals say the snippet is (python, json, yaml, ..., text)."""
+    for fmt in FORMATS:
+        if signals.get(f"is_{fmt}"):
+            return fmt
+    return "text"
