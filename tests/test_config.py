@@ -55,3 +55,13 @@ def test_bad_env_value_names_the_variable() -> None:
 
 def test_secrets_are_redacted() -> None:
     assert Settings(auth_token="hunter2").redacted()["auth_token"] == "***"
+
+
+def test_readme_settings_table_lists_every_setting() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("## Settings") : readme.index("## Metrics")]
+    documented = set(re.findall(r"`EDUSCORE_([A-Z_]+)`", table))
+    assert documented == {name.upper() for name in Settings.__dataclass_fields__}
