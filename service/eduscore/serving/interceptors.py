@@ -64,8 +64,12 @@ def init_series(service: str, methods: Iterable[tuple[str, str]]) -> None:
             metrics.grpc_handled.labels(*labels, code.name)
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Counts started/handled RPCs, messages and latency for all four call shapes."""
+class _CachedWrapper(grpc.aio.ServerInterceptor):
+    """Wraps each method's handler once and reuses the wrapper: building closures per RPC would
+    put the same work on every request's path."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -75,7 +79,23 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        service, method = _split(handler_call_details.method)
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap_handler(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap_handler(self, handler: grpc.RpcMethodHandler, full_method: str) -> Any:
+        raise NotImplementedError
+
+
+class MetricsInterceptor(_CachedWrapper):
+    """Counts started/handled RPCs, messages and latency for all four call shapes."""
+
+    def _wrap_handler(self, handler: grpc.RpcMethodHandler, full_method: str) -> Any:
+        service, method = _split(full_method)
         labels = (_kind(handler), service, method)
 
         def wrap(behaviour: Any, req_stream: bool, resp_stream: bool) -> Any:
@@ -190,20 +210,15 @@ class Undecodable:
         self.error = error
 
 
-class DecodeGuardInterceptor(grpc.aio.ServerInterceptor):
+class DecodeGuardInterceptor(_CachedWrapper):
     """Turns unparseable request bytes into INVALID_ARGUMENT instead of gRPC's generic INTERNAL.
 
     A conformant client cannot send a proto3 string that is not UTF-8, but a raw one can; the
     caller should learn that its bytes were wrong, not that the server failed.
     """
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
+    def _wrap_handler(self, handler: grpc.RpcMethodHandler, full_method: str) -> Any:
+        if handler.request_deserializer is None:
             return handler
         parse = handler.request_deserializer
 

@@ -286,7 +286,7 @@ class App:
         metrics.model_info.labels(
             scorer.model_version, enc.name, scorer.metadata.get("head", {}).get("class", "")
         ).set(1)
-        await self._set_status(health_pb2.HealthCheckResponse.SERVING)
+        await self.set_status(health_pb2.HealthCheckResponse.SERVING)
         metrics.ready.set(1)
         log.info(
             "eduscore %s serving model %s (encoder %s) on port %d, metrics on %s",
@@ -297,13 +297,13 @@ class App:
             self.metrics_port if self.metrics_port is not None else "off",
         )
 
-    async def _set_status(self, status: Any) -> None:
+    async def set_status(self, status: Any) -> None:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
 
     async def _unhealthy(self) -> None:
         metrics.ready.set(0)
-        await self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Drain: NOT_SERVING, refuse new RPCs, let in-flight ones finish within the grace."""
@@ -359,15 +359,10 @@ def build_server(settings: Settings, address: str | None = None) -> App:
     return app
 
 
-async def _initial_not_serving(app: App) -> None:
-    for name in ("", SERVICE_NAME):
-        await app.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-
-
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then drain within --grace-period-s. Returns the exit code."""
     app = build_server(settings)
-    await _initial_not_serving(app)
+    await app.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)  # until warmed up
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
