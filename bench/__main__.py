@@ -55,8 +55,8 @@ def ceiling(
     measured warm, so the ceiling is too.
     """
     snippets = [Snippet(code=c) for c in codes]
-    for i in range(0, len(snippets), 32):
-        scorer.score_batch(snippets[i : i + 32])
+    for i in range(0, len(snippets), max(sizes)):
+        scorer.score_batch(snippets[i : i + max(sizes)])
     out = {}
     for size in sizes:
         best = 0.0
@@ -157,7 +157,7 @@ def main() -> int:
 
     print(f"set: {len(codes)} snippets; measuring the in-process ceiling...", flush=True)
     scorer = Scorer.load(str(MODEL_DIR))
-    ceil = ceiling(scorer, codes, (16, 32))
+    ceil = ceiling(scorer, codes, (16, 32, 64))
     best = max(ceil.values())
     one = Snippet(code=codes[len(codes) // 2])
     inproc_single = [0.0] * 21

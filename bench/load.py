@@ -125,6 +125,22 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def rss_trend(rss: list[float]) -> dict:
+    """Whether RSS levels off: per-minute max/median and the slope over the second half.
+
+    RSS swings by ~150 MiB as PyTorch frees and re-allocates batch tensors, so the max of a
+    window rises with its length; the median and the late slope are what show a leak.
+    """
+    minutes = [rss[i : i + 60] for i in range(0, len(rss), 60)]
+    late = np.asarray(rss[len(rss) // 2 :])
+    slope = float(np.polyfit(np.arange(len(late)) / 60.0, late, 1)[0]) if len(late) > 60 else None
+    return {
+        "per_minute_max": [round(max(m), 1) for m in minutes],
+        "per_minute_median": [round(float(np.median(m)), 1) for m in minutes],
+        "second_half_slope_mib_per_min": slope,
+    }
+
+
 async def drive(
     address: str, pid: int, seconds: float, unary: int, batchers: int, streamers: int
 ) -> dict:
@@ -167,6 +183,7 @@ async def drive(
             "first_third_max": max(rss[:third]),
             "last_third_max": max(rss[-third:]),
             "max": max(rss),
+            **rss_trend(rss),
         },
         "healthy_after": health.status == health_pb2.HealthCheckResponse.SERVING,
         "answers_after": after.score >= 0,
@@ -180,8 +197,9 @@ def run(
     streamers: int,
     tmp: Path,
     server_args: tuple[str, ...] = ("--max-queue-size", "256"),
+    env: dict[str, str] | None = None,
 ) -> dict:
-    srv = start_server(tmp, *server_args)
+    srv = start_server(tmp, *server_args, env=env)
     try:
         return asyncio.run(drive(srv.address, srv.process.pid, seconds, unary, batchers, streamers))
     finally:
@@ -196,12 +214,33 @@ def main() -> int:
     parser.add_argument("--unary", type=int, default=24)
     parser.add_argument("--batchers", type=int, default=4)
     parser.add_argument("--streamers", type=int, default=4)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="server environment, e.g. "
+        "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 (repeatable)",
+    )
+    parser.add_argument(
+        "--server-arg", action="append", default=[], help="extra serve flag (repeatable)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     args = parser.parse_args()
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        report = run(args.seconds, args.unary, args.batchers, args.streamers, Path(tmp))
+        report = run(
+            args.seconds,
+            args.unary,
+            args.batchers,
+            args.streamers,
+            Path(tmp),
+            ("--max-queue-size", "256", *args.server_arg),
+            dict(kv.split("=", 1) for kv in args.env),
+        )
+        report["server_args"] = args.server_arg
+        report["server_env"] = args.env
     print(json.dumps(report, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -46,10 +46,12 @@ class Settings:
     )
     threshold: float = _f(3.0, "Default keep threshold on the 0-5 scale (requests may override).")
     max_batch_size: int = _f(
-        32, "Most snippets per model call. Larger batches amortise overhead but pad more."
+        64,
+        "Most snippets per model call. The encoder sorts a call by length and packs it into"
+        " passes of at most 2,048 padded tokens, so a larger call sorts better.",
     )
     max_batch_tokens: int = _f(
-        8192, "Most encoder tokens per model call; bounds memory and latency of one batch."
+        16384, "Most encoder tokens per model call; bounds the latency of one batch."
     )
     max_wait_ms: float = _f(
         10.0,
@@ -69,7 +71,9 @@ class Settings:
         16 * 1024 * 1024, "Largest gRPC message received or sent, in bytes."
     )
     max_stream_inflight: int = _f(
-        64, "Snippets one ScoreStream may have in flight; beyond it the server stops reading."
+        128,
+        "Snippets one ScoreStream may have in flight; beyond it the server stops reading. Two"
+        " model calls' worth, so one is queued while the other runs.",
     )
     max_concurrent_streams: int = _f(
         100, "HTTP/2 concurrent streams (RPCs) allowed per client connection."

@@ -138,7 +138,7 @@ class Scorer:
         *,
         encoder: str = "",
         threshold: float = 3.0,
-        batch_size: int = 16,
+        batch_size: int = 64,
         torch_threads: int = 0,
     ) -> Scorer:
         """Load a model directory and its encoder (the embedded default unless `encoder`)."""

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +31,7 @@ from eduscore.errors import (
 from eduscore.scoring.cache import ResultCache
 from eduscore.scoring.scorer import Scorer, ScoreResult
 from eduscore.serving import validation
-from eduscore.serving.batching import MicroBatcher
+from eduscore.serving.batching import MicroBatcher, settle
 from eduscore.serving.interceptors import (
     DecodeGuardInterceptor,
     MetricsInterceptor,
@@ -236,6 +237,30 @@ def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
     )
 
 
+async def _in_passing_thread(fn: Callable[[], Any]) -> Any:
+    """`fn()` in a thread that then exits, keeping the event loop free.
+
+    Unlike `asyncio.to_thread`, whose pool threads live on, the thread ends and takes its OpenMP
+    team with it, so the model thread's team stays the only one (see MicroBatcher.start).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            loop.call_soon_threadsafe(functools.partial(settle, done, error=exc))
+        else:
+            loop.call_soon_threadsafe(functools.partial(settle, done, result))
+
+    thread = threading.Thread(target=run, name="eduscore-load", daemon=True)
+    thread.start()
+    result = await done
+    await asyncio.to_thread(thread.join)
+    return result
+
+
 @dataclass
 class App:
     """One running eduscore: gRPC server, health, batcher and the model behind it."""
@@ -261,14 +286,15 @@ class App:
             )
             self.metrics_port = self._metrics_http.server_port
         if scorer is None:
-            scorer = await asyncio.to_thread(
-                Scorer.load,
-                s.resolved_model_dir,
-                encoder=s.encoder,
-                threshold=s.threshold,
-                torch_threads=s.torch_threads,
+            scorer = await _in_passing_thread(
+                functools.partial(
+                    Scorer.load,
+                    s.resolved_model_dir,
+                    encoder=s.encoder,
+                    threshold=s.threshold,
+                    torch_threads=s.torch_threads,
+                )
             )
-        await asyncio.to_thread(scorer.warmup)
         self.scorer = scorer
         loop = asyncio.get_running_loop()
         batcher = MicroBatcher(
@@ -280,7 +306,7 @@ class App:
             cache=ResultCache(s.cache_size),
             on_failure=lambda exc: asyncio.run_coroutine_threadsafe(self._unhealthy(), loop),
         )
-        batcher.start()
+        await batcher.start()  # warms the model up in the one thread that will run it
         self.batcher = batcher
         enc = scorer.embedder
         metrics.model_info.labels(
