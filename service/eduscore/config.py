@@ -54,9 +54,9 @@ class Settings:
         16384, "Most encoder tokens per model call; bounds the latency of one batch."
     )
     max_wait_ms: float = _f(
-        10.0,
-        "How long a micro-batch waits to fill while callers keep coming back (never for a lone"
-        " request on an idle server). Higher favours throughput, lower latency.",
+        50.0,
+        "Longest a micro-batch waits to fill while callers keep coming back; never more than 5 %"
+        " of the last model call, and never for a lone request on an idle server.",
     )
     max_queue_size: int = _f(
         2048,

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Rough characters per encoder token for code; only used to budget batches, never to score.
 _CHARS_PER_TOKEN = 3
+#: Most of the last model call's duration a batch may wait to fill.
+_WAIT_SHARE = 0.05
 
 
 def settle(
@@ -58,7 +60,8 @@ class MicroBatcher:
         scorer: the model; called from the worker thread only.
         max_batch_size: most snippets per model call.
         max_batch_tokens: most (estimated) encoder tokens per model call.
-        max_wait_ms: longest a batch waits to fill while requests keep arriving.
+        max_wait_ms: longest a batch waits to fill while requests keep arriving (and never
+            more than 5 % of the last model call).
         max_queue_size: queued snippets beyond which `submit` raises Overloaded.
         cache: optional content-hash result cache, consulted before queueing.
         on_failure: called (from the worker thread) if the worker dies.
@@ -70,7 +73,7 @@ class MicroBatcher:
         *,
         max_batch_size: int = 64,
         max_batch_tokens: int = 16384,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 50.0,
         max_queue_size: int = 2048,
         cache: ResultCache | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
@@ -91,6 +94,7 @@ class MicroBatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._space: asyncio.Event | None = None
         self._last_batch = 0
+        self._last_seconds = 0.0
         # Moving average of model seconds per snippet, for deadline-aware admission.
         self._item_seconds = 0.0
         metrics.queue_capacity.set(max_queue_size)
@@ -226,9 +230,12 @@ class MicroBatcher:
             # Wait for the batch to fill only while load says more is coming: the callers served
             # together last time are likely sending again now that they have their answers. A
             # lone request on an idle server (last batch of one) goes straight to the model.
+            # The wait is capped at 5 % of the last model call, so filling a batch never costs
+            # more than a twentieth of the throughput it buys.
             want = min(self.max_batch_size, self._last_batch)
-            if want > 1 and self.max_wait_s > 0:
-                until = time.monotonic() + self.max_wait_s
+            wait = min(self.max_wait_s, _WAIT_SHARE * self._last_seconds)
+            if want > 1 and wait > 0:
+                until = time.monotonic() + wait
                 while len(self._queue) < want and not self._stopping:
                     left = until - time.monotonic()
                     if left <= 0:
@@ -276,6 +283,7 @@ class MicroBatcher:
             self._resolve(batch, exc)
             return
         elapsed = time.monotonic() - started
+        self._last_seconds = elapsed
         metrics.inference_seconds.observe(elapsed)
         per_item = elapsed / len(batch)
         self._item_seconds = (
