@@ -292,6 +292,13 @@ def test_container_serves_scores_and_metrics(
     )
 
 
+def test_container_server_allocates_with_jemalloc(container: tuple[RunningServer, str]) -> None:
+    server, _ = container
+    pid = _descendant_running(server.process.pid, r"\beduscore serve\b")
+    assert pid is not None, server.log()
+    assert "libjemalloc.so" in Path(f"/proc/{pid}/maps").read_text()
+
+
 def test_container_stops_cleanly_on_sigterm(container: tuple[RunningServer, str]) -> None:
     server, _ = container
     # `buildah run` kills its child rather than forwarding SIGTERM, so signal the server itself,
