@@ -55,8 +55,8 @@ class Settings:
     )
     max_wait_ms: float = _f(
         50.0,
-        "Longest a micro-batch waits to fill while callers keep coming back; never more than 5 %"
-        " of the last model call, and never for a lone request on an idle server.",
+        "Longest a micro-batch waits to fill while callers keep coming back; never more than a"
+        " twentieth of the last model call, and never for a lone request on an idle server.",
     )
     max_queue_size: int = _f(
         2048,
