@@ -27,8 +27,6 @@ CALIBRATION_FILE = "calibration.json"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 LABEL_MIN, LABEL_MAX = 0.0, 5.0
-_pinned = threading.local()
-
 #: Modules whose types the loader trusts. Anything else in the file is refused.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
@@ -58,6 +56,10 @@ class Head:
         if self.calibration is not None:
             raw = self.calibration.apply(raw)
         return np.clip(raw, LABEL_MIN, LABEL_MAX).astype(np.float32)
+
+
+#: Threads in which scikit-learn's OpenMP has been set to one thread (a per-thread setting).
+_pinned = threading.local()
 
 
 def _single_thread_head() -> None:

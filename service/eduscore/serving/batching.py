@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from eduscore import metrics
 from eduscore.errors import DeadlineExpired, Overloaded, ShuttingDown
@@ -32,15 +31,13 @@ _CHARS_PER_TOKEN = 3
 _WAIT_SHARE = 0.05
 
 
-def settle(
-    future: asyncio.Future[Any], result: Any = None, *, error: BaseException | None = None
-) -> None:
-    """Complete `future` unless its caller already gave up on it (on the loop's thread)."""
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    """Complete `future` (on the loop's thread) unless its waiter already gave up."""
     if not future.done():
         if error is not None:
             future.set_exception(error)
         else:
-            future.set_result(result)
+            future.set_result(None)
 
 
 @dataclass(slots=True)
@@ -201,9 +198,9 @@ class MicroBatcher:
             self.scorer.warmup()
         except BaseException as exc:
             self._failure = exc
-            self._call_soon(functools.partial(settle, warm, error=exc))
+            self._call_soon(functools.partial(_settle, warm, exc))
             return
-        self._call_soon(functools.partial(settle, warm))
+        self._call_soon(functools.partial(_settle, warm, None))
         try:
             while True:
                 batch = self._next_batch()

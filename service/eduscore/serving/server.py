@@ -7,10 +7,10 @@ import contextlib
 import functools
 import logging
 import signal
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from eduscore.errors import (
 from eduscore.scoring.cache import ResultCache
 from eduscore.scoring.scorer import Scorer, ScoreResult
 from eduscore.serving import validation
-from eduscore.serving.batching import MicroBatcher, settle
+from eduscore.serving.batching import MicroBatcher
 from eduscore.serving.interceptors import (
     DecodeGuardInterceptor,
     MetricsInterceptor,
@@ -243,22 +243,11 @@ async def _in_passing_thread(fn: Callable[[], Any]) -> Any:
     Unlike `asyncio.to_thread`, whose pool threads live on, the thread ends and takes its OpenMP
     team with it, so the model thread's team stays the only one (see MicroBatcher.start).
     """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Any] = loop.create_future()
-
-    def run() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:  # handed to the awaiting coroutine
-            loop.call_soon_threadsafe(functools.partial(settle, done, error=exc))
-        else:
-            loop.call_soon_threadsafe(functools.partial(settle, done, result))
-
-    thread = threading.Thread(target=run, name="eduscore-load", daemon=True)
-    thread.start()
-    result = await done
-    await asyncio.to_thread(thread.join)
-    return result
+    pool = ThreadPoolExecutor(1, thread_name_prefix="eduscore-load")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+    finally:
+        pool.shutdown(wait=False)
 
 
 @dataclass
