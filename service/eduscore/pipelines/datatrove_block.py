@@ -15,7 +15,7 @@ except ImportError as exc:  # name the extra, as datatrove's own _requires_depen
         " (or pip install datatrove)"
     ) from exc
 
-from eduscore.pipelines.filtering import invalid_reason, language_hint
+from eduscore.pipelines.rows import invalid_reason, language_hint
 
 if TYPE_CHECKING:
     from datatrove.data import Document

@@ -19,54 +19,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-# Re-exported: this module is the public face of the filter engine (cli, bench, ray, datatrove).
-from eduscore.pipelines.backends import INVALID, Judgement, LocalBackend, RemoteBackend
-from eduscore.pipelines.checkpoint import Progress
 from eduscore.pipelines.job import Job
-from eduscore.pipelines.rowio import (
-    Chunk,
-    JsonlSink,
-    ParquetSink,
-    count_rows,
-    output_schema,
-    read_chunks,
-)
-from eduscore.pipelines.rows import (
-    DEFAULT_MAX_SNIPPET_BYTES,
-    EDU_COLUMNS,
-    FORMATS,
-    UsageError,
-    format_of,
-    invalid_reason,
-    language_hint,
-)
+from eduscore.pipelines.rows import UsageError
 
 __all__ = [
-    "DEFAULT_MAX_SNIPPET_BYTES",
-    "EDU_COLUMNS",
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "FORMATS",
-    "INVALID",
-    "Chunk",
-    "Job",
-    "JsonlSink",
-    "Judgement",
-    "LocalBackend",
-    "ParquetSink",
-    "Progress",
-    "RemoteBackend",
-    "UsageError",
+    "Job",  # bench/replicas.py builds jobs from the same flags
     "add_arguments",
-    "count_rows",
-    "format_of",
-    "invalid_reason",
-    "language_hint",
     "main",
-    "output_schema",
-    "read_chunks",
     "run",
 ]
 

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eduscore.config import Settings
-from eduscore.pipelines.filtering import invalid_reason, language_hint
+from eduscore.pipelines.rows import invalid_reason, language_hint
 from eduscore.scoring.scorer import Scorer, Snippet
 
 EDU_COLUMNS = ("edu_score", "edu_keep", "edu_label")
