@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,6 +39,18 @@ def scrape(url: str) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
+
+
+def scrape_until(url: str, ready: Callable[[dict[str, float]], bool]) -> dict[str, float]:
+    """Scrape until `ready` holds (5 s at most). grpc.aio's `context.abort` sends the status
+    before the interceptor's bookkeeping runs, so a client can see an error a moment before the
+    counter moves; a scrape is never ordered with an RPC's end, and Prometheus does not need it."""
+    deadline = time.monotonic() + 5
+    while True:
+        seen = scrape(url)
+        if ready(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
 
 
 def test_health_is_serving(channel: grpc.Channel) -> None:
@@ -187,12 +201,12 @@ def test_metrics_count_calls(stub, server) -> None:
     stub.Score(_req(f"def g():\n    return '{uuid.uuid4().hex}'\n"), timeout=30)
     with pytest.raises(grpc.RpcError):
         stub.Score(_req(""), timeout=10)
-    after = scrape(server.metrics_url)
-    assert after[key] == before.get(key, 0) + 1
     bad = (
         'grpc_server_handled_total{grpc_code="INVALID_ARGUMENT",grpc_method="Score",'
         'grpc_service="eduscore.v1.EduScorer",grpc_type="unary"}'
     )
+    after = scrape_until(server.metrics_url, lambda m: m[bad] >= before[bad] + 1)
+    assert after[key] == before.get(key, 0) + 1
     assert after[bad] >= before[bad] + 1
     assert after["eduscore_snippets_scored_total"] >= before["eduscore_snippets_scored_total"] + 1
     assert after['eduscore_rejected_total{reason="invalid"}'] >= 1
