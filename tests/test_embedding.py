@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from eduscore.scoring.scorer import Snippet
 from tests.snippets import TEXTBOOK
@@ -21,6 +22,46 @@ def test_passes_cover_every_text_once_sorted_and_under_both_caps(scorer) -> None
         assert len(group) == 1 or len(group) * max(lengths[i] for i in group) <= emb.token_budget
     # Short texts share passes; full-length ones go a few at a time.
     assert len(passes[0]) > len(passes[-1]) >= 1
+
+
+def _modelled_cost(lengths: list[int], passes: list[list[int]]) -> float:
+    from eduscore.scoring.embedding import ATTENTION_TOKENS, PASS_OVERHEAD_TOKENS
+
+    total = 0.0
+    for group in passes:
+        longest = max(max(1, lengths[i]) for i in group)
+        total += PASS_OVERHEAD_TOKENS + len(group) * (longest + longest**2 / ATTENTION_TOKENS)
+    return total
+
+
+def test_passes_are_the_cheapest_cut_of_the_sorted_run(scorer) -> None:
+    """Against every possible cut of small calls: nothing under the caps is cheaper."""
+    import itertools
+
+    emb = scorer.embedder
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        lengths = [int(n) for n in rng.integers(1, emb.max_seq_length + 1, size=9)]
+        run = sorted(range(len(lengths)), key=lengths.__getitem__)
+        cheapest = float("inf")
+        for cuts in itertools.product((False, True), repeat=len(run) - 1):
+            groups, group = [], [run[0]]
+            for i, cut in zip(run[1:], cuts, strict=True):
+                if cut:
+                    groups.append(group)
+                    group = []
+                group.append(i)
+            groups.append(group)
+            if all(
+                len(g) == 1 or len(g) * max(lengths[i] for i in g) <= emb.token_budget
+                for g in groups
+            ):
+                cheapest = min(cheapest, _modelled_cost(lengths, groups))
+        assert _modelled_cost(lengths, emb.passes(lengths)) == pytest.approx(cheapest)
+    # A long text is not padded into the short ones' pass, and the short ones share theirs.
+    assert emb.passes([12] * 10 + [250]) == [list(range(10)), [10]]
+    # Padding a few tokens is cheaper than another pass.
+    assert emb.passes([20, 21, 22, 23]) == [[0, 1, 2, 3]]
 
 
 def test_packing_does_not_change_the_embedding(scorer) -> None:

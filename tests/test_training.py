@@ -66,3 +66,31 @@ def test_evaluate_writes_report(slice_path: Path, tmp_path: Path) -> None:
     for name in ("report.json", "confusion.png", "score_vs_label.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "report.json").read_text())["f1_keep"] == metrics["f1_keep"]
+
+
+def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_path: Path) -> None:
+    """--finetune: one tuning per outer fold on its training packages only, one on all data;
+    the model directory carries the tuned encoder and serving loads it."""
+    from eduscore.scoring.embedding import Embedder, weights_sha256
+    from eduscore.training.finetune import DONE_MARKER, FinetuneConfig
+
+    data = read_labelled(slice_path).subset(list(range(0, 180, 3)))
+    cfg = FinetuneConfig(epochs=1, max_seq_length=64, batch_size=8)
+    cache = tmp_path / "cache"
+    train(data, tmp_path / "model", n_splits=2, cache_dir=cache, finetune=cfg, progress=False)
+    meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    enc = meta["encoder"]
+    base = Embedder("")
+    assert enc["path"] == "encoder" and enc["finetune"]["epochs"] == 1
+    assert enc["base"]["sha256"] == base.sha256
+    assert enc["sha256"] == weights_sha256(tmp_path / "model" / "encoder") != base.sha256
+    runs = sorted(
+        json.loads(marker.read_text())["n_units"] for marker in cache.glob(f"*/{DONE_MARKER}")
+    )
+    assert len(runs) == 3 and runs[-1] == len(data) and runs[0] + runs[1] == len(data)
+    scorer = Scorer.load(str(tmp_path / "model"))
+    assert scorer.embedder.sha256 == enc["sha256"] and scorer.embedder.max_seq_length == 64
+    tuned = scorer.embedder.encode([TEXTBOOK]).vectors[0]
+    assert float(np.dot(tuned, base.encode([TEXTBOOK]).vectors[0])) < 0.9999
+    (result,) = scorer.score_batch([Snippet(code=TEXTBOOK)])
+    assert 0.0 <= result.score <= 5.0

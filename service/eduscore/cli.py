@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
     train.add_argument("--encoder", default="", help="sentence-transformers directory")
     train.add_argument(
+        "--finetune",
+        action="store_true",
+        help="tune the encoder on the labels too (per CV fold, then on all; minutes per fold)",
+    )
+    train.add_argument("--finetune-epochs", type=int, default=2, help="epochs of encoder tuning")
+    train.add_argument(
         "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
     )
 
@@ -171,6 +177,7 @@ def _train(args: argparse.Namespace) -> int:
     from eduscore.training import card
     from eduscore.training.data import read_labelled
     from eduscore.training.evaluation import headline, write_report
+    from eduscore.training.finetune import FinetuneConfig
     from eduscore.training.train import DEFAULT_HEAD, train
 
     data = read_labelled(args.data)
@@ -183,6 +190,7 @@ def _train(args: argparse.Namespace) -> int:
         compare=compare,
         n_splits=args.folds,
         cache_dir=args.cache_dir,
+        finetune=FinetuneConfig(epochs=args.finetune_epochs) if args.finetune else None,
     )
     cv = out["metadata"]["cv"]
     write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")

@@ -47,8 +47,8 @@ class Settings:
     threshold: float = _f(3.0, "Default keep threshold on the 0-5 scale (requests may override).")
     max_batch_size: int = _f(
         64,
-        "Most snippets per model call. The encoder sorts a call by length and packs it into"
-        " passes of at most 2,048 padded tokens, so a larger call sorts better.",
+        "Most snippets per model call. The encoder sorts a call by length and cuts it into"
+        " the forward passes its cost model finds cheapest (at most 2,048 padded tokens each).",
     )
     max_batch_tokens: int = _f(
         16384, "Most encoder tokens per model call; bounds the latency of one batch."

@@ -22,6 +22,12 @@ DEFAULT_ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 #: without tokenizing a megabyte of minified JavaScript.
 _COUNT_CHARS = 32_768
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: Cost model of one forward pass, in units of one token of compute. Measured for MiniLM-L6 on
+#: these 2-core CPUs (n texts padded to L tokens, 1-32 x 16-256): ms = 5.8 + 0.128 nL
+#: + 6.2e-5 nL^2 within 10 %: a pass costs ~45 tokens before its first, and attention adds
+#: L/2,000 per token. The ratios, not the milliseconds, decide how to cut a call into passes.
+PASS_OVERHEAD_TOKENS = 45.0
+ATTENTION_TOKENS = 2000.0
 
 
 def default_encoder_path() -> str:
@@ -59,9 +65,8 @@ class Embedder:
     Args:
         path: model directory; empty means the embedded all-MiniLM-L6-v2.
         batch_size: most texts per forward pass.
-        token_budget: most padded tokens (texts x longest text) per forward pass. A call's texts
-            are sorted by token count and cut into passes under both caps, so short snippets go
-            many to a pass and a long one does not make fifteen short ones pay for its padding.
+        token_budget: most padded tokens (texts x longest text) per forward pass; larger passes
+            fall out of the CPU caches (measured: per-token cost rises past ~2,048).
         torch_threads: intra-op threads; 0 keeps PyTorch's default (one per core).
     """
 
@@ -108,20 +113,33 @@ class Embedder:
         return [len(ids) for ids in enc["input_ids"]]
 
     def passes(self, lengths: Sequence[int]) -> list[list[int]]:
-        """Indices grouped into forward passes: sorted by length, under both caps."""
+        """Indices cut into forward passes that minimise the modelled cost of the call.
+
+        Texts are sorted by token count and the sorted run is cut into consecutive passes by
+        dynamic programming over the cost model above: padding a short text to a long one's
+        length is paid per token, a new pass is paid once, so passes are neither padded nor
+        tiny. Measured against a greedy fill to the token budget on 300 corpus snippets:
+        16-snippet calls 31-34 -> 39-40 snippets/s, 64-snippet calls 35-39 -> 40-41.
+        """
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        sizes = [max(1, lengths[i]) for i in order]
+        best = [0.0] + [float("inf")] * len(sizes)  # best[j]: cheapest cut of the first j
+        start = [0] * (len(sizes) + 1)  # start[j]: where the last pass of that cut begins
+        for j, longest in enumerate(sizes, start=1):
+            per_text = longest + longest * longest / ATTENTION_TOKENS
+            for i in range(j - 1, -1, -1):  # the pass order[i:j], padded to `longest`
+                n = j - i
+                if n > self.batch_size or (n > 1 and n * longest > self.token_budget):
+                    break
+                cost = best[i] + PASS_OVERHEAD_TOKENS + n * per_text
+                if cost < best[j]:
+                    best[j], start[j] = cost, i
         groups: list[list[int]] = []
-        group: list[int] = []
-        for i in sorted(range(len(lengths)), key=lengths.__getitem__):
-            # Ascending order: the newcomer is the group's longest, so it sets the padding.
-            if group and (
-                len(group) >= self.batch_size or (len(group) + 1) * lengths[i] > self.token_budget
-            ):
-                groups.append(group)
-                group = []
-            group.append(i)
-        if group:
-            groups.append(group)
-        return groups
+        j = len(sizes)
+        while j:
+            groups.append(order[start[j] : j])
+            j = start[j]
+        return groups[::-1]
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Unit-normalised embeddings; texts past `max_seq_length` tokens are truncated."""

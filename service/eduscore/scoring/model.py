@@ -26,6 +26,8 @@ HEAD_FILE = "head.skops"
 CALIBRATION_FILE = "calibration.json"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
+#: Where a model directory keeps its own fine-tuned encoder, if it has one.
+TUNED_ENCODER_DIR = "encoder"
 LABEL_MIN, LABEL_MAX = 0.0, 5.0
 #: Modules whose types the loader trusts. Anything else in the file is refused.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
@@ -101,6 +103,19 @@ def save(
     meta = {"format_version": FORMAT_VERSION, **metadata}
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def bundled_encoder(directory: str | Path, metadata: dict[str, Any]) -> str:
+    """The encoder directory shipped inside a model directory, or "" for the embedded default."""
+    rel = metadata["encoder"].get("path", "")
+    if not rel:
+        return ""
+    path = (Path(directory) / rel).resolve()
+    if Path(directory).resolve() not in path.parents:
+        raise ModelLoadError(f"{directory}: encoder path {rel!r} points outside the model")
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: the model's fine-tuned encoder is missing")
+    return str(path)
 
 
 def read_metadata(directory: str | Path) -> dict[str, Any]:

@@ -13,7 +13,14 @@ import numpy.typing as npt
 
 from eduscore.scoring import features
 from eduscore.scoring.embedding import Embedder
-from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head, check_compatible, load
+from eduscore.scoring.model import (
+    LABEL_MAX,
+    LABEL_MIN,
+    Head,
+    bundled_encoder,
+    check_compatible,
+    load,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +148,11 @@ class Scorer:
         batch_size: int = 64,
         torch_threads: int = 0,
     ) -> Scorer:
-        """Load a model directory and its encoder (the embedded default unless `encoder`)."""
+        """Load a model directory and its encoder: `encoder` if given, else the fine-tuned one
+        the directory ships, else the embedded default."""
         head = load(model_dir)
-        embedder = Embedder(encoder, batch_size=batch_size, torch_threads=torch_threads)
+        path = encoder or bundled_encoder(model_dir, head.metadata)
+        embedder = Embedder(path, batch_size=batch_size, torch_threads=torch_threads)
         return cls(embedder, head, threshold=threshold)
 
     @property

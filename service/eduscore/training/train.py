@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import platform
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,9 +21,11 @@ from eduscore import __version__
 from eduscore.scoring import features, model
 from eduscore.scoring.calibration import BoundaryCalibration
 from eduscore.scoring.embedding import Embedder
+from eduscore.scoring.model import TUNED_ENCODER_DIR
 from eduscore.scoring.scorer import design_matrix
 from eduscore.training.data import LabelledSet
 from eduscore.training.evaluation import binary_scores, compute_metrics, headline
+from eduscore.training.finetune import FinetuneConfig, finetune_encoder
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +198,45 @@ def build_design(
     return design_matrix(vectors, signals)
 
 
+def outer_splits(data: LabelledSet, n_splits: int) -> list[tuple[Any, Any]]:
+    """The outer cross-validation folds: GroupKFold by package (deterministic)."""
+    from sklearn.model_selection import GroupKFold
+
+    blank = np.zeros(len(data))
+    return list(GroupKFold(n_splits=n_splits).split(blank, data.labels, groups=data.groups))
+
+
+def tuned_designs(
+    embedder: Embedder,
+    data: LabelledSet,
+    cfg: FinetuneConfig,
+    *,
+    n_splits: int,
+    cache_dir: str | Path,
+    progress: bool = True,
+) -> list[npt.NDArray[np.float32]]:
+    """One design matrix per outer fold, from an encoder tuned on that fold's training packages
+    only: the held-out packages' labels never reach the encoder that embeds them."""
+    designs = []
+    for i, (tr, _) in enumerate(outer_splits(data, n_splits)):
+        codes = [data.codes[j] for j in tr]
+        path = finetune_encoder(
+            embedder.path,
+            embedder.sha256,
+            codes,
+            data.labels[tr],
+            cache_dir,
+            cfg,
+            progress=progress,
+            desc=f"tune fold {i}",
+        )
+        tuned = Embedder(str(path))
+        designs.append(build_design(tuned, data, cache_dir=cache_dir, progress=progress))
+    return designs
+
+
 def cross_validate(
-    x: npt.NDArray[np.float32],
+    x: npt.NDArray[np.float32] | list[npt.NDArray[np.float32]],
     data: LabelledSet,
     head: str,
     *,
@@ -206,15 +247,15 @@ def cross_validate(
 
     Each outer fold runs the whole training procedure on its training packages only, including
     the inner grouped folds that fit the calibration: nothing is tuned on held-out packages.
+    `x` is one design matrix, or one per fold (from encoders tuned per fold).
     """
-    from sklearn.model_selection import GroupKFold
-
     oof = np.zeros(len(data), dtype=np.float64)
     folds = []
-    split = list(GroupKFold(n_splits=n_splits).split(x, data.labels, groups=data.groups))
+    split = outer_splits(data, n_splits)
     for i, (tr, te) in enumerate(tqdm(split, desc=f"cv {head}", unit="fold", disable=not progress)):
-        est, cal = fit_calibrated(x[tr], data.labels[tr], [data.groups[j] for j in tr], head)
-        oof[te] = cal.apply(est.predict(x[te]))
+        xf = x[i] if isinstance(x, list) else x
+        est, cal = fit_calibrated(xf[tr], data.labels[tr], [data.groups[j] for j in tr], head)
+        oof[te] = cal.apply(est.predict(xf[te]))
         fold = compute_metrics(data.labels[te], oof[te])
         fold.pop("confusion")
         fold["packages"] = sorted({data.groups[j] for j in te})
@@ -254,17 +295,47 @@ def train(
     n_splits: int = 5,
     cache_dir: str | Path | None = None,
     model_version: str = "",
+    finetune: FinetuneConfig | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Cross-validate `head` (and `compare` heads), fit it on all data, save with metadata."""
+    """Cross-validate `head` (and `compare` heads), fit it on all data, save with metadata.
+
+    With `finetune`, the encoder is tuned too: per outer fold on that fold's training packages
+    (for honest CV), then on all data, saved as `encoder/` inside the model directory.
+    """
     if head not in HEADS:
         raise ValueError(f"head={head!r}: choose one of {sorted(HEADS)}")
     started = time.monotonic()
-    embedder = Embedder(encoder)
-    x = build_design(embedder, data, cache_dir=cache_dir, progress=progress)
+    base = Embedder(encoder)
+    with tempfile.TemporaryDirectory(prefix="eduscore-train-") as scratch:
+        work = cache_dir or scratch
+        if finetune is None:
+            embedder, x_cv = base, build_design(base, data, cache_dir=work, progress=progress)
+            x = x_cv
+            shutil.rmtree(Path(out_dir) / TUNED_ENCODER_DIR, ignore_errors=True)  # a stale one
+        else:
+            x_cv = tuned_designs(
+                base, data, finetune, n_splits=n_splits, cache_dir=work, progress=progress
+            )
+            tuned = Path(out_dir) / TUNED_ENCODER_DIR
+            if tuned.exists():
+                shutil.rmtree(tuned)
+            path = finetune_encoder(
+                base.path,
+                base.sha256,
+                data.codes,
+                data.labels,
+                work,
+                finetune,
+                progress=progress,
+                desc="tune all",
+            )
+            shutil.copytree(path, tuned)
+            embedder = Embedder(str(tuned))
+            x = build_design(embedder, data, cache_dir=work, progress=progress)
     comparison = {}
     for name in dict.fromkeys((*compare, head)):
-        oof_name, cv = cross_validate(x, data, name, n_splits=n_splits, progress=progress)
+        oof_name, cv = cross_validate(x_cv, data, name, n_splits=n_splits, progress=progress)
         comparison[name] = {
             k: cv[k]
             for k in (
@@ -290,6 +361,15 @@ def train(
             "dim": embedder.dim,
             "sha256": embedder.sha256,
             "max_seq_length": embedder.max_seq_length,
+            **(
+                {
+                    "path": TUNED_ENCODER_DIR,
+                    "base": {"name": base.name, "sha256": base.sha256},
+                    "finetune": finetune.as_dict(),
+                }
+                if finetune is not None
+                else {}
+            ),
         },
         "feature_names": list(features.FEATURE_NAMES),
         "uses_language_hint": False,
