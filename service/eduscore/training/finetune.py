@@ -99,6 +99,8 @@ def finetune_encoder(
     model.max_seq_length = cfg.max_seq_length
     head = torch.nn.Linear(model.get_embedding_dimension(), 1)
     target = torch.tensor(np.asarray(labels, dtype=np.float32))
+    with torch.no_grad():  # start at the mean label: early steps tune the space, not the offset
+        head.bias.fill_(float(target.mean()))
     lengths = [
         len(ids)
         for ids in model.tokenizer(
