@@ -25,6 +25,17 @@ def _num(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _tuned(enc: dict[str, Any]) -> str:
+    if "base" not in enc:
+        return ""
+    recipe = ", ".join(f"{k} {v}" for k, v in enc["finetune"].items())
+    return (
+        f", fine-tuned on the labels from `{enc['base']['name']}` (sha256"
+        f" `{enc['base']['sha256'][:16]}…`; {recipe}) and shipped in `{enc['path']}/`;"
+        " in CV each fold's encoder was tuned on that fold's training packages only"
+    )
+
+
 def render(meta: dict[str, Any], notes: str = "") -> str:
     cv, data, enc = meta["cv"], meta["training_data"], meta["encoder"]
     lines = [
@@ -35,7 +46,7 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
         "",
         "## What it is",
         f"- Encoder: `{enc['name']}` ({enc['dim']}-d, reads {enc['max_seq_length']} tokens;"
-        f" weights sha256 `{enc['sha256'][:16]}…`).",
+        f" weights sha256 `{enc['sha256'][:16]}…`){_tuned(enc)}.",
         f"- Head: `{meta['head']['name']}` — `{' '.join(str(meta['head']['params']).split())}`.",
         f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals:"
         f" {', '.join('`' + n + '`' for n in meta['feature_names'])}.",

@@ -357,7 +357,7 @@ def train(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "head": {"name": head, "class": type(estimator).__name__, "params": repr(estimator)},
         "encoder": {
-            "name": embedder.name,
+            "name": embedder.name if finetune is None else f"{Path(base.name).name}-eduscore-tuned",
             "dim": embedder.dim,
             "sha256": embedder.sha256,
             "max_seq_length": embedder.max_seq_length,
