@@ -74,7 +74,9 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
     from eduscore.scoring.embedding import Embedder, weights_sha256
     from eduscore.training.finetune import DONE_MARKER, FinetuneConfig
 
-    data = read_labelled(slice_path).subset(list(range(0, 180, 3)))
+    rows = slice_path.read_text().splitlines(keepends=True)[::3]
+    (tmp_path / "small.jsonl").write_text("".join(rows))
+    data = read_labelled(tmp_path / "small.jsonl")
     cfg = FinetuneConfig(epochs=1, max_seq_length=64, batch_size=8)
     cache = tmp_path / "cache"
     train(data, tmp_path / "model", n_splits=2, cache_dir=cache, finetune=cfg, progress=False)
@@ -94,3 +96,15 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
     assert float(np.dot(tuned, base.encode([TEXTBOOK]).vectors[0])) < 0.9999
     (result,) = scorer.score_batch([Snippet(code=TEXTBOOK)])
     assert 0.0 <= result.score <= 5.0
+    # `evaluate --cv` of a tuned model re-tunes per fold (here: the same runs, from the cache)
+    # instead of embedding held-out packages with the encoder that saw their labels.
+    again = evaluate(
+        tmp_path / "small.jsonl",
+        model_dir=str(tmp_path / "model"),
+        out_dir=tmp_path / "cv",
+        cv=2,
+        cache_dir=cache,
+        progress=False,
+    )
+    assert again["f1_keep"] == meta["cv"]["f1_keep"] and again["mae"] == meta["cv"]["mae"]
+    assert len(list(cache.glob(f"*/{DONE_MARKER}"))) == 3

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from eduscore.errors import ModelLoadError
+from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.scorer import Scorer, Snippet
-from eduscore.training.data import read_labelled
+from eduscore.training.data import LabelledSet, read_labelled
 from eduscore.training.evaluation import compute_metrics, headline, write_report
-from eduscore.training.train import build_design, cross_validate
+from eduscore.training.finetune import FinetuneConfig
+from eduscore.training.train import build_design, cross_validate, tuned_designs
+
+
+def _cv_designs(
+    scorer: Scorer,
+    data: LabelledSet,
+    n_splits: int,
+    *,
+    cache_dir: str | Path | None,
+    progress: bool,
+) -> Any:
+    """The design matrix for CV, or one per fold when the model's encoder was fine-tuned: an
+    encoder tuned on all data has seen every held-out label, so each fold re-tunes the base."""
+    enc = scorer.metadata["encoder"]
+    if "finetune" not in enc:
+        return build_design(scorer.embedder, data, cache_dir=cache_dir, progress=progress)
+    base = Embedder("")
+    if base.sha256 != enc["base"]["sha256"]:
+        raise ModelLoadError(
+            f"the model's encoder was tuned from {enc['base']['name']!r}, not the embedded"
+            " default: run `eduscore train --finetune --encoder <that directory>` to re-measure"
+        )
+    cfg = FinetuneConfig(**enc["finetune"])
+    with tempfile.TemporaryDirectory(prefix="eduscore-cv-") as scratch:
+        return tuned_designs(
+            base, data, cfg, n_splits=n_splits, cache_dir=cache_dir or scratch, progress=progress
+        )
 
 
 def evaluate(
@@ -34,7 +64,7 @@ def evaluate(
     scorer = Scorer.load(model_dir)
     if cv:
         head = scorer.metadata["head"]["name"]
-        x = build_design(scorer.embedder, data, cache_dir=cache_dir, progress=progress)
+        x = _cv_designs(scorer, data, cv, cache_dir=cache_dir, progress=progress)
         scores, metrics = cross_validate(x, data, head, n_splits=cv, progress=progress)
         title = f"{head}: {cv}-fold CV grouped by package"
     else:

@@ -83,6 +83,15 @@ def _gbr(n_components: int | None) -> Any:
     return Pipeline([("columns", ColumnTransformer(parts)), ("trees", trees)])
 
 
+def _vote() -> Any:
+    """The mean of the two tree heads' raw outputs, calibrated once: the embedding-free trees
+    judge by structure alone, so their errors differ from the embedding head's, and averaging
+    them costs no extra forward pass (evidence in EXPERIMENTS.md, session 3)."""
+    from sklearn.ensemble import VotingRegressor
+
+    return VotingRegressor([("pca16", _gbr(16)), ("signals", _gbr(None))])
+
+
 #: Candidate heads, by name. Each factory returns a fresh unfitted scikit-learn regressor on
 #: [embedding | signals]; all are calibrated the same way (see scoring/calibration.py).
 HEADS: dict[str, Callable[[], Any]] = {
@@ -90,8 +99,9 @@ HEADS: dict[str, Callable[[], Any]] = {
     "svr": _svr,
     "gbr_signals": lambda: _gbr(None),
     "gbr_pca16": lambda: _gbr(16),
+    "vote_pca16_signals": _vote,
 }
-DEFAULT_HEAD = "gbr_pca16"
+DEFAULT_HEAD = "vote_pca16_signals"
 INNER_FOLDS = 4
 CAL_EPS = 0.05
 
