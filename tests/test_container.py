@@ -265,7 +265,7 @@ def test_container_serves_scores_and_metrics(
         stub = eduscore_pb2_grpc.EduScorerStub(channel)
         info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
         metadata = json.loads((MODEL_DIR / "metadata.json").read_text())
-        assert info.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+        assert info.embedding_model == _encoder_name()
         assert info.model_version == metadata["model_version"]
         result = stub.Score(pb.ScoreRequest(snippet=pb.Snippet(id="bs", code=TEXTBOOK)), timeout=60)
         assert result.id == "bs" and result.model_version == info.model_version
@@ -311,3 +311,10 @@ def test_container_stops_cleanly_on_sigterm(container: tuple[RunningServer, str]
     assert code == 0, server.log()
     assert time.monotonic() - started < STOP_TIMEOUT_S
     assert '"message": "stopped"' in server.log()
+
+
+def _encoder_name() -> str:
+    """What the shipped model says its encoder is (the tuned MiniLM it carries in encoder/)."""
+    from .conftest import MODEL_DIR
+
+    return json.loads((MODEL_DIR / "metadata.json").read_text())["encoder"]["name"]

@@ -42,7 +42,8 @@ class Settings:
     encoder: str = _f(
         "",
         "sentence-transformers model directory. Default: the one the classifier was trained with"
-        " (the embedded all-MiniLM-L6-v2). Must match the classifier's encoder name and dimension.",
+        " (the model directory's encoder/ if it has one, else the embedded all-MiniLM-L6-v2)."
+        " Must match the classifier's encoder weights and dimension.",
     )
     threshold: float = _f(3.0, "Default keep threshold on the 0-5 scale (requests may override).")
     max_batch_size: int = _f(

@@ -68,6 +68,7 @@ class Embedder:
         token_budget: most padded tokens (texts x longest text) per forward pass; larger passes
             fall out of the CPU caches (measured: per-token cost rises past ~2,048).
         torch_threads: intra-op threads; 0 keeps PyTorch's default (one per core).
+        name: what to call it (reported by GetModelInfo); default: the directory's name.
     """
 
     def __init__(
@@ -77,13 +78,14 @@ class Embedder:
         batch_size: int = 64,
         token_budget: int = 2048,
         torch_threads: int = 0,
+        name: str = "",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.path = path or default_encoder_path()
         self.batch_size = batch_size
         self.token_budget = token_budget
-        self.name = DEFAULT_ENCODER_NAME if not path else Path(self.path).name
+        self.name = name or (DEFAULT_ENCODER_NAME if not path else Path(self.path).name)
         if not Path(self.path).is_dir():
             raise ModelLoadError(f"{self.path}: encoder directory not found")
         try:

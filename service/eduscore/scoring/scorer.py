@@ -151,8 +151,13 @@ class Scorer:
         """Load a model directory and its encoder: `encoder` if given, else the fine-tuned one
         the directory ships, else the embedded default."""
         head = load(model_dir)
-        path = encoder or bundled_encoder(model_dir, head.metadata)
-        embedder = Embedder(path, batch_size=batch_size, torch_threads=torch_threads)
+        bundled = "" if encoder else bundled_encoder(model_dir, head.metadata)
+        embedder = Embedder(
+            encoder or bundled,
+            batch_size=batch_size,
+            torch_threads=torch_threads,
+            name=head.metadata["encoder"]["name"] if bundled else "",
+        )
         return cls(embedder, head, threshold=threshold)
 
     @property
