@@ -51,7 +51,7 @@ class FinetuneConfig:
 
 
 def run_key(
-    base_sha256: str, codes: Sequence[str], labels: npt.NDArray[np.float64], cfg: Any
+    base_sha256: str, codes: Sequence[str], labels: npt.NDArray[np.float64], cfg: FinetuneConfig
 ) -> str:
     """Identity of one tuning run: base weights, the exact training units and labels, the recipe."""
     digest = hashlib.sha256(base_sha256.encode())

@@ -227,22 +227,38 @@ def tuned_designs(
 ) -> list[npt.NDArray[np.float32]]:
     """One design matrix per outer fold, from an encoder tuned on that fold's training packages
     only: the held-out packages' labels never reach the encoder that embeds them."""
-    designs = []
-    for i, (tr, _) in enumerate(outer_splits(data, n_splits)):
-        codes = [data.codes[j] for j in tr]
-        path = finetune_encoder(
-            embedder.path,
-            embedder.sha256,
-            codes,
-            data.labels[tr],
-            cache_dir,
-            cfg,
+    return [
+        build_design(
+            tuned_encoder(embedder, data, tr, cfg, cache_dir=cache_dir, progress=progress),
+            data,
+            cache_dir=cache_dir,
             progress=progress,
-            desc=f"tune fold {i}",
         )
-        tuned = Embedder(str(path))
-        designs.append(build_design(tuned, data, cache_dir=cache_dir, progress=progress))
-    return designs
+        for tr, _ in outer_splits(data, n_splits)
+    ]
+
+
+def tuned_encoder(
+    base: Embedder,
+    data: LabelledSet,
+    index: Any,
+    cfg: FinetuneConfig,
+    *,
+    cache_dir: str | Path,
+    progress: bool = True,
+) -> Embedder:
+    """`base` tuned on the units at `index` (cached by run key), loaded for embedding."""
+    path = finetune_encoder(
+        base.path,
+        base.sha256,
+        [data.codes[j] for j in index],
+        data.labels[index],
+        cache_dir,
+        cfg,
+        progress=progress,
+        desc=f"tune on {len(index)} units",
+    )
+    return Embedder(str(path))
 
 
 def cross_validate(
@@ -319,30 +335,21 @@ def train(
     base = Embedder(encoder)
     with tempfile.TemporaryDirectory(prefix="eduscore-train-") as scratch:
         work = cache_dir or scratch
+        tuned_dir = Path(out_dir) / TUNED_ENCODER_DIR
+        shutil.rmtree(tuned_dir, ignore_errors=True)  # never leave a stale one beside a new head
         if finetune is None:
             embedder, x_cv = base, build_design(base, data, cache_dir=work, progress=progress)
             x = x_cv
-            shutil.rmtree(Path(out_dir) / TUNED_ENCODER_DIR, ignore_errors=True)  # a stale one
         else:
             x_cv = tuned_designs(
                 base, data, finetune, n_splits=n_splits, cache_dir=work, progress=progress
             )
-            tuned = Path(out_dir) / TUNED_ENCODER_DIR
-            if tuned.exists():
-                shutil.rmtree(tuned)
-            path = finetune_encoder(
-                base.path,
-                base.sha256,
-                data.codes,
-                data.labels,
-                work,
-                finetune,
-                progress=progress,
-                desc="tune all",
+            everything = np.arange(len(data))
+            embedder = tuned_encoder(
+                base, data, everything, finetune, cache_dir=work, progress=progress
             )
-            shutil.copytree(path, tuned)
-            embedder = Embedder(str(tuned))
             x = build_design(embedder, data, cache_dir=work, progress=progress)
+            shutil.copytree(embedder.path, tuned_dir)
     comparison = {}
     for name in dict.fromkeys((*compare, head)):
         oof_name, cv = cross_validate(x_cv, data, name, n_splits=n_splits, progress=progress)
