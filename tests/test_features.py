@@ -48,3 +48,41 @@ def test_signals_tell_textbook_from_boilerplate() -> None:
     assert gen["generated_marker"] == 1.0
     assert features.extract(SETTINGS)["docstring_coverage"] == 0.0
     assert features.extract(CI_YAML)["is_python"] == 0.0
+
+
+GLUE = '''from ._registry import _lookup
+from third_party_sdk import Client
+
+
+def dispatch(self, request):
+    """Dispatch the request."""
+    handler = _lookup(self._routes, request.path)
+    return Client(self._conn).send(handler(request), timeout=DEFAULT_TIMEOUT)
+'''
+
+TUTORIAL = '''def count_words(text):
+    """Count how often each word occurs, ignoring case.
+
+    A dictionary maps every word to the number of times we have seen it so far.
+    """
+    counts = {}
+    for word in text.lower().split():
+        # get() returns 0 the first time a word appears, so no special case is needed.
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+def test_signals_tell_self_contained_explained_code_from_glue() -> None:
+    """The context signals: unseen names, private internals, imports, and explanation."""
+    glue, tut = features.extract(GLUE), features.extract(TUTORIAL)
+    # GLUE loads six names; only DEFAULT_TIMEOUT is neither defined, imported nor a builtin.
+    assert glue["free_name_ratio"] == 1 / 6 and tut["free_name_ratio"] == 0.0
+    assert glue["private_ref_ratio"] > tut["private_ref_ratio"] == 0.0
+    assert glue["stdlib_import_ratio"] == 0.0 and glue["log_third_party_imports"] > 0.0
+    assert tut["stdlib_import_ratio"] == 1.0 and tut["log_third_party_imports"] == 0.0
+    # "Dispatch the request." repeats the name; the tutorial's docstring explains.
+    assert glue["doc_name_overlap"] == 1 / 3 and tut["doc_name_overlap"] < glue["doc_name_overlap"]
+    assert tut["explain_ratio"] > glue["explain_ratio"]
+    assert tut["comment_sentence_ratio"] == 1.0 and tut["builtin_call_ratio"] == 0.0
+    assert features.extract(CI_YAML)["explain_ratio"] == 0.0  # Python-only signals

@@ -69,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tune the encoder on the labels too (per CV fold, then on all; minutes per fold)",
     )
-    train.add_argument("--finetune-epochs", type=int, default=2, help="epochs of encoder tuning")
+    train.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=None,
+        help="epochs of encoder tuning [default: the recipe's, FinetuneConfig.epochs]",
+    )
     train.add_argument(
         "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
     )
@@ -190,7 +195,15 @@ def _train(args: argparse.Namespace) -> int:
         compare=compare,
         n_splits=args.folds,
         cache_dir=args.cache_dir,
-        finetune=FinetuneConfig(epochs=args.finetune_epochs) if args.finetune else None,
+        finetune=(
+            (
+                FinetuneConfig(epochs=args.finetune_epochs)
+                if args.finetune_epochs
+                else FinetuneConfig()
+            )
+            if args.finetune
+            else None
+        ),
     )
     cv = out["metadata"]["cv"]
     write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")

@@ -82,7 +82,7 @@ class Settings:
     cache_size: int = _f(
         20_000,
         "Entries of the content-hash result cache (0 disables it). ~3.5 KiB each (a result with"
-        " its 66 signals), so the default costs ~70 MiB.",
+        " its 76 signals), so the default costs ~70 MiB.",
     )
     torch_threads: int = _f(0, "PyTorch intra-op threads (0: number of cores).")
     grace_period_s: float = _f(

@@ -19,7 +19,12 @@ from eduscore.scoring.features.formats import (
     _log1p,
     _ratio,
 )
-from eduscore.scoring.features.python_ast import _parse_python, _python_comments, _python_features
+from eduscore.scoring.features.python_ast import (
+    _parse_python,
+    _python_comments,
+    _python_features,
+    context_features,
+)
 
 __all__ = ["FEATURE_NAMES", "FORMATS", "detected_language", "extract", "extract_vector"]
 
@@ -86,6 +91,17 @@ FEATURE_NAMES: tuple[str, ...] = (
     "comprehension_count",
     "exception_handling",
     "jsdoc_blocks",
+    # Python: dependence on unseen context, and how much of the text explains
+    "free_name_ratio",
+    "private_ref_ratio",
+    "stdlib_import_ratio",
+    "log_third_party_imports",
+    "log_distinct_names",
+    "builtin_call_ratio",
+    "explain_ratio",
+    "comment_sentence_ratio",
+    "log_comment_words_per_line",
+    "doc_name_overlap",
 )
 
 
@@ -124,7 +140,7 @@ def _extract(code: str, language: str) -> dict[str, float]:
     )
 
     if fmt == "python":
-        full_c, inline_c, texts, str_chars, num_chars, rows = _python_comments(code)
+        full_c, inline_c, texts, str_chars, num_chars, rows, code_tokens = _python_comments(code)
         feats["literal_density"] = _ratio(str_chars, n_chars)
         feats["number_density"] = _ratio(num_chars, n_chars)
         body_comments = sum(col > 0 for _, col in rows)
@@ -150,6 +166,7 @@ def _extract(code: str, language: str) -> dict[str, float]:
 
     if is_py and tree is not None:
         _python_features(tree, n_lines, feats)
+        context_features(tree, texts, code_tokens, feats)
     return feats
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import io
 import re
+import sys
 import tokenize
 
 from eduscore.scoring.features.formats import MAX_AST_NODES, MAX_PARSE_CHARS, _log1p, _ratio
@@ -45,9 +47,19 @@ def _parse_python(code: str) -> tuple[ast.Module | None, bool]:
     return None, False
 
 
-def _python_comments(src: str) -> tuple[int, int, list[str], int, int, list[tuple[int, int]]]:
-    """Tokenize Python: full-line comments, inline comments, texts, string chars, number chars."""
-    full = inline = str_chars = num_chars = 0
+#: Modules a reader already knows: importing only these keeps a snippet self-contained.
+_STDLIB = frozenset(sys.stdlib_module_names)
+_BUILTINS = frozenset(dir(builtins))
+_PROSE_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+_CODE_TOKENS = (tokenize.NAME, tokenize.OP, tokenize.NUMBER)
+
+
+def _python_comments(
+    src: str,
+) -> tuple[int, int, list[str], int, int, list[tuple[int, int]], int]:
+    """Tokenize Python: full-line and inline comments, their texts, string and number chars,
+    comment positions and the number of code tokens (names, operators, numbers)."""
+    full = inline = str_chars = num_chars = code_tokens = 0
     texts: list[str] = []
     comment_rows: list[tuple[int, int]] = []
     last_code_row = -1
@@ -70,9 +82,11 @@ def _python_comments(src: str) -> tuple[int, int, list[str], int, int, list[tupl
                 last_code_row = tok.end[0]
             elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
                 last_code_row = tok.end[0]
+            if tok.type in _CODE_TOKENS:
+                code_tokens += 1
     except Exception:
         pass
-    return full, inline, texts, str_chars, num_chars, comment_rows
+    return full, inline, texts, str_chars, num_chars, comment_rows, code_tokens
 
 
 def _is_literal(node: ast.AST | None) -> bool:
@@ -266,3 +280,81 @@ def _python_features(tree: ast.Module, n_lines: int, feats: dict[str, float]) ->
     feats["stub_ratio"] = _ratio(stubs, len(funcs))
     feats["comprehension_count"] = _log1p(comps)
     feats["exception_handling"] = _log1p(excepts)
+
+
+def _name_parts(name: str) -> set[str]:
+    """snake_case and CamelCase parts of an identifier, lower-cased, plural 's' dropped."""
+    parts = re.split(r"_|(?<=[a-z])(?=[A-Z])", name)
+    return {p.lower().rstrip("s") for p in parts if p}
+
+
+def context_features(
+    tree: ast.Module, comments: list[str], code_tokens: int, feats: dict[str, float]
+) -> None:
+    """How much a snippet leans on code the reader cannot see, and how much of it explains.
+
+    The rubric's level 2 is "depends on much unseen context" and "methods that only call other
+    project internals"; level 3 needs "some explanation" that does more than repeat the name.
+    These measure both from the syntax tree and the comments, never running anything.
+    """
+    defined: set[str] = set()
+    loaded: set[str] = set()
+    refs: list[str] = []
+    imports: list[str] = []
+    calls = builtin_calls = 0
+    docs: list[tuple[str, str]] = []
+    for n_nodes, node in enumerate(ast.walk(tree)):
+        if n_nodes >= MAX_AST_NODES:
+            break
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                loaded.add(node.id)
+            else:
+                defined.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.alias):
+            defined.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+        elif isinstance(node, ast.Attribute):
+            refs.append(node.attr)
+        elif isinstance(node, ast.Import):
+            imports += [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imports.append("." if node.level else (node.module or "").split(".")[0])
+        elif isinstance(node, ast.Call):
+            calls += 1
+            builtin_calls += isinstance(node.func, ast.Name) and node.func.id in _BUILTINS
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            doc = _docstring_text(node)
+            if doc:
+                docs.append((getattr(node, "name", ""), doc))
+    free = {x for x in loaded if x not in defined and x not in _BUILTINS}
+    refs += loaded
+    feats["free_name_ratio"] = _ratio(len(free), len(loaded))
+    feats["private_ref_ratio"] = _ratio(
+        sum(r.startswith("_") and not r.startswith("__") for r in refs), len(refs)
+    )
+    feats["stdlib_import_ratio"] = (
+        _ratio(sum(m in _STDLIB for m in imports), len(imports)) if imports else 1.0
+    )
+    feats["log_third_party_imports"] = _log1p(sum(m not in _STDLIB for m in imports))
+    feats["log_distinct_names"] = _log1p(len(loaded | defined))
+    feats["builtin_call_ratio"] = _ratio(builtin_calls, calls)
+
+    comment_words = [len(_PROSE_WORD_RE.findall(c)) for c in comments]
+    doc_words = sum(len(_PROSE_WORD_RE.findall(d)) for _, d in docs)
+    explained = sum(comment_words) + doc_words
+    feats["explain_ratio"] = _ratio(explained, explained + code_tokens)
+    feats["comment_sentence_ratio"] = _ratio(sum(w >= 5 for w in comment_words), len(comments))
+    feats["log_comment_words_per_line"] = _log1p(_ratio(sum(comment_words), len(comments)))
+    overlaps = []
+    for name, doc in docs:
+        words = _PROSE_WORD_RE.findall(doc.split("\n\n")[0]) if name else []
+        if words:
+            parts = _name_parts(name)
+            overlaps.append(_ratio(sum(w.lower().rstrip("s") in parts for w in words), len(words)))
+    feats["doc_name_overlap"] = _ratio(sum(overlaps), len(overlaps))
