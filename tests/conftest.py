@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "current"
 CORPUS = ROOT.parent / "shared" / "data" / "edu-annotations" / "corpus.jsonl"
 START_TIMEOUT_S = 240
+
+
+def shipped_encoder_name() -> str:
+    """What the shipped model says its encoder is (the tuned MiniLM it carries in encoder/)."""
+    return json.loads((MODEL_DIR / "metadata.json").read_text())["encoder"]["name"]
 
 
 def free_port() -> int:

@@ -30,7 +30,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
 
-from .conftest import MODEL_DIR, ROOT, RunningServer, free_port, wait_serving
+from .conftest import (
+    MODEL_DIR,
+    ROOT,
+    RunningServer,
+    free_port,
+    shipped_encoder_name,
+    wait_serving,
+)
 from .snippets import GENERATED, TEXTBOOK
 
 pytestmark = pytest.mark.slow
@@ -265,7 +272,7 @@ def test_container_serves_scores_and_metrics(
         stub = eduscore_pb2_grpc.EduScorerStub(channel)
         info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
         metadata = json.loads((MODEL_DIR / "metadata.json").read_text())
-        assert info.embedding_model == _encoder_name()
+        assert info.embedding_model == shipped_encoder_name()
         assert info.model_version == metadata["model_version"]
         result = stub.Score(pb.ScoreRequest(snippet=pb.Snippet(id="bs", code=TEXTBOOK)), timeout=60)
         assert result.id == "bs" and result.model_version == info.model_version
@@ -311,10 +318,3 @@ def test_container_stops_cleanly_on_sigterm(container: tuple[RunningServer, str]
     assert code == 0, server.log()
     assert time.monotonic() - started < STOP_TIMEOUT_S
     assert '"message": "stopped"' in server.log()
-
-
-def _encoder_name() -> str:
-    """What the shipped model says its encoder is (the tuned MiniLM it carries in encoder/)."""
-    from .conftest import MODEL_DIR
-
-    return json.loads((MODEL_DIR / "metadata.json").read_text())["encoder"]["name"]

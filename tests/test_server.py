@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import urllib.request
 import uuid
@@ -19,7 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from eduscore.scoring.scorer import Snippet
 from eduscore.v1 import eduscore_pb2 as pb
 
-from .conftest import CORPUS
+from .conftest import CORPUS, shipped_encoder_name
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 TOL = 1e-4  # float32 on the wire; batch padding may move the last bits of an embedding
@@ -72,7 +71,7 @@ def test_reflection_lists_services(channel: grpc.Channel) -> None:
 
 def test_model_info_describes_model_and_data(stub) -> None:
     info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
-    assert info.embedding_model == _encoder_name()
+    assert info.embedding_model == shipped_encoder_name()
     assert info.embedding_dim == 384
     assert info.default_threshold == pytest.approx(3.0)
     assert (info.label_min, info.label_max) == (0.0, 5.0)
@@ -232,10 +231,3 @@ def test_repeated_snippet_hits_cache(stub, server) -> None:
     second = stub.Score(_req(code, id="b"), timeout=30)
     assert scrape(server.metrics_url)["eduscore_cache_hits_total"] == before + 1
     assert second.id == "b" and second.score == first.score
-
-
-def _encoder_name() -> str:
-    """What the shipped model says its encoder is (the tuned MiniLM it carries in encoder/)."""
-    from .conftest import MODEL_DIR
-
-    return json.loads((MODEL_DIR / "metadata.json").read_text())["encoder"]["name"]

@@ -187,6 +187,10 @@ def _train(args: argparse.Namespace) -> int:
 
     data = read_labelled(args.data)
     compare = tuple(h for h in args.compare.split(",") if h)
+    finetune = None  # the recipe's own defaults unless --finetune-epochs overrides them
+    if args.finetune:
+        epochs = {} if args.finetune_epochs is None else {"epochs": args.finetune_epochs}
+        finetune = FinetuneConfig(**epochs)
     out = train(
         data,
         args.out,
@@ -195,15 +199,7 @@ def _train(args: argparse.Namespace) -> int:
         compare=compare,
         n_splits=args.folds,
         cache_dir=args.cache_dir,
-        finetune=(
-            (
-                FinetuneConfig(epochs=args.finetune_epochs)
-                if args.finetune_epochs
-                else FinetuneConfig()
-            )
-            if args.finetune
-            else None
-        ),
+        finetune=finetune,
     )
     cv = out["metadata"]["cv"]
     write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")
