@@ -85,4 +85,32 @@ def test_signals_tell_self_contained_explained_code_from_glue() -> None:
     assert glue["doc_name_overlap"] == 1 / 3 and tut["doc_name_overlap"] < glue["doc_name_overlap"]
     assert tut["explain_ratio"] > glue["explain_ratio"]
     assert tut["comment_sentence_ratio"] == 1.0 and tut["builtin_call_ratio"] == 0.0
-    assert features.extract(CI_YAML)["explain_ratio"] == 0.0  # Python-only signals
+
+EXPLAINED_YAML = """# Run the tests on every push, so a broken change is caught before it is merged.
+name: tests
+on: [push]
+jobs:
+  test:
+    # A fresh Ubuntu machine for each run: nothing is left over from the previous one.
+    runs-on: ubuntu-latest
+    steps:
+      # Fetch the repository's code into the machine before anything can use it.
+      - uses: actions/checkout@v4
+      - run: make test  # the same command a developer runs locally
+"""
+
+
+def test_explanation_signals_read_every_format() -> None:
+    """A config file whose comments explain each step scores as explained as Python does;
+    the same file without them, or with a bare label as its only comment, does not."""
+    bare = "\n".join(
+        ln.split("  #")[0] for ln in EXPLAINED_YAML.splitlines() if not ln.lstrip().startswith("#")
+    )
+    told, plain = features.extract(EXPLAINED_YAML), features.extract(bare)
+    assert told["is_yaml"] == plain["is_yaml"] == 1.0
+    assert plain["explain_ratio"] == 0.0 and plain["comment_sentence_ratio"] == 0.0
+    assert told["explain_ratio"] > 0.3 and told["comment_sentence_ratio"] == 1.0
+    assert told["log_comment_words_per_line"] > math.log1p(5)
+    labelled = features.extract("# build\nall:\n\tgcc -o app main.c\n")
+    assert labelled["is_makefile"] == 1.0 and labelled["comment_sentence_ratio"] == 0.0
+    assert 0.0 < labelled["explain_ratio"] < told["explain_ratio"]

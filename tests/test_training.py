@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eduscore.scoring import features
 from eduscore.scoring.scorer import Scorer, Snippet
 from eduscore.training.data import read_labelled
 from eduscore.training.evaluate import evaluate
@@ -41,6 +42,12 @@ def test_metrics_on_known_values() -> None:
     assert m["mae"] == pytest.approx((1.5 + 1.5) / 6)
     assert sum(map(sum, m["confusion"])) == 6 and m["confusion"][4][3] == 1
     assert set(m["per_package"]) == {"a", "b"}
+    at = {t["threshold"]: t for t in m["thresholds"]}
+    # 2.5 also keeps the 2.5 and the 3.5 (tp=3, fp=1); 4.0 keeps only the 5 (tp=1).
+    assert at[2.5]["precision_keep"] == 0.75 and at[2.5]["recall_keep"] == 1.0
+    assert at[2.5]["kept"] == pytest.approx(4 / 6)
+    assert at[4.0]["precision_keep"] == 1.0 and at[4.0]["recall_keep"] == pytest.approx(1 / 3)
+    assert at[3.0]["f1_keep"] == pytest.approx(m["f1_keep"])
 
 
 def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None:
@@ -108,3 +115,62 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
     )
     assert again["f1_keep"] == meta["cv"]["f1_keep"] and again["mae"] == meta["cv"]["mae"]
     assert len(list(cache.glob(f"*/{DONE_MARKER}"))) == 3
+
+
+def test_finetune_keep_term_is_part_of_the_run_identity() -> None:
+    """A recipe with the keep term is another run; with it off, the run key is the one from
+    before the term existed (tuned encoders cached then stay valid)."""
+    from eduscore.training.finetune import FinetuneConfig, run_key
+
+    off, on = FinetuneConfig(keep_weight=0.0), FinetuneConfig(keep_weight=1.0)
+    before = {
+        "epochs", "max_seq_length", "batch_size", "lr_encoder", "lr_head", "weight_decay",
+        "warmup_share", "scale", "seed",
+    }  # fmt: skip
+    assert set(off.key_dict()) == before and set(on.key_dict()) == before | {"keep_weight"}
+    labels = np.array([1.0, 3.0])
+    assert run_key("base", ["a", "b"], labels, off) != run_key("base", ["a", "b"], labels, on)
+
+
+def test_calibration_pins_the_keep_line_and_spreads_the_borderline() -> None:
+    """score >= 3.0 exactly when raw >= cut; the band maps borderline raw outputs onto 2.5-3.5
+    so other thresholds trade recall for precision gradually; the map is monotone."""
+    from eduscore.scoring.calibration import BoundaryCalibration
+    from eduscore.training.train import fit_calibration
+
+    rng = np.random.default_rng(0)
+    labels = np.clip(np.round(rng.normal(2.2, 1.0, 2000)), 0, 5)
+    raw = 0.5 * labels + 1.2 + rng.normal(0, 0.35, labels.size)  # shrunk toward the mean
+    cal = fit_calibration(raw, labels)
+    assert cal.band_lo is not None and cal.band_hi is not None
+    assert cal.band_lo < cal.c < cal.band_hi
+    grid = np.linspace(raw.min() - 1, raw.max() + 1, 5001)
+    scores = cal.apply(grid)
+    assert np.all(np.diff(scores) >= 0) and scores.min() >= 0.0 and scores.max() <= 5.0
+    assert np.array_equal(scores >= 3.0, grid >= cal.c)
+    assert cal.apply([cal.band_lo, cal.band_hi]) == pytest.approx([2.5, 3.5])
+    # Inside the band a threshold moves units gradually: 2.75 and 3.25 keep different sets.
+    kept = {t: int((cal.apply(raw) >= t).sum()) for t in (2.5, 2.75, 3.0, 3.25, 3.5)}
+    assert kept[2.5] > kept[2.75] > kept[3.0] > kept[3.25] > kept[3.5]
+    # Saved and read back as JSON; a file from before the band still loads (and has none).
+    again = BoundaryCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert np.array_equal(again.apply(grid), scores)
+    old = {k: v for k, v in cal.to_dict().items() if not k.startswith("band")}
+    assert BoundaryCalibration.from_dict(old).band_lo is None
+    with pytest.raises(ValueError, match="band"):
+        BoundaryCalibration.from_dict({**cal.to_dict(), "band_hi": cal.c - 0.1})
+
+
+def test_training_builds_the_signals_the_scorer_serves(tmp_path: Path) -> None:
+    """A corpus hint the served model ignores must not reach the training signals either."""
+    from eduscore.scoring.embedding import Embedder
+    from eduscore.scoring.scorer import feature_matrix
+    from eduscore.training.train import N_SIGNALS, build_design
+
+    row = {"id": "t", "code": TEXTBOOK, "label": 4, "language": "yaml", "package": "p"}
+    (tmp_path / "one.jsonl").write_text(json.dumps(row) + "\n")
+    data = read_labelled(tmp_path / "one.jsonl")
+    x = build_design(Embedder(""), data, progress=False)
+    served = feature_matrix([features.extract(TEXTBOOK, "")])
+    assert features.extract(TEXTBOOK, "yaml") != features.extract(TEXTBOOK, "")  # hint matters
+    assert np.array_equal(x[:, :N_SIGNALS], served)

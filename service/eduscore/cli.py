@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         help="epochs of encoder tuning [default: the recipe's, FinetuneConfig.epochs]",
     )
     train.add_argument(
+        "--finetune-keep-weight",
+        type=float,
+        default=None,
+        help="weight of the keep (label >= 3) logistic term in encoder tuning, 0 = MSE only"
+        " [default: the recipe's, FinetuneConfig.keep_weight]",
+    )
+    train.add_argument(
         "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
     )
 
@@ -187,10 +194,10 @@ def _train(args: argparse.Namespace) -> int:
 
     data = read_labelled(args.data)
     compare = tuple(h for h in args.compare.split(",") if h)
-    finetune = None  # the recipe's own defaults unless --finetune-epochs overrides them
+    finetune = None  # the recipe's own defaults unless --finetune-* flags override them
     if args.finetune:
-        epochs = {} if args.finetune_epochs is None else {"epochs": args.finetune_epochs}
-        finetune = FinetuneConfig(**epochs)
+        given = {"epochs": args.finetune_epochs, "keep_weight": args.finetune_keep_weight}
+        finetune = FinetuneConfig(**{k: v for k, v in given.items() if v is not None})
     out = train(
         data,
         args.out,

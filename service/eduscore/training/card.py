@@ -36,6 +36,16 @@ def _tuned(enc: dict[str, Any]) -> str:
     )
 
 
+def _band(meta: dict[str, Any]) -> str:
+    band = meta.get("calibration", {}).get("band") or [None, None]
+    if None in band:
+        return ""
+    return (
+        f"; raw outputs {band[0]:.3f}-{band[1]:.3f}, where the share of keep-worthy units rises"
+        " from 1/4 to 3/4, map linearly onto the borderline band 2.5-3.5"
+    )
+
+
 def render(meta: dict[str, Any], notes: str = "") -> str:
     cv, data, enc = meta["cv"], meta["training_data"], meta["encoder"]
     lines = [
@@ -52,7 +62,8 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
         f" {', '.join('`' + n + '`' for n in meta['feature_names'])}.",
         "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
         " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
-        f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}) and `metadata.json`.",
+        f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_band(meta)}) and"
+        " `metadata.json`.",
         f"- Trained on `{data['path']}` sha256 `{data['sha256']}`: {data['n_units']} units from"
         f" {data['n_groups']} packages; label counts {data['label_counts']}.",
         f"- Library versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
@@ -86,6 +97,25 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
                 ]
             )
         )
+    if cv.get("thresholds"):
+        lines += [
+            "",
+            "Other keep thresholds (`threshold` in the request; same out-of-fold scores, truth is"
+            " still label >= 3): a higher one keeps less and purer data.",
+            "",
+            _row(["threshold", "precision", "recall", "F1", "share kept"]),
+            _row(["---"] * 5),
+            *(
+                _row(
+                    [
+                        t["threshold"],
+                        *(_num(t[k]) for k in ("precision_keep", "recall_keep", "f1_keep")),
+                        f"{t['kept']:.1%}",
+                    ]
+                )
+                for t in cv["thresholds"]
+            ),
+        ]
     lines += [
         "",
         "Per package (F1 counts toward the floor where the package has >= 10 positives):",

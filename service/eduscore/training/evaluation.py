@@ -13,6 +13,9 @@ import numpy.typing as npt
 KEEP_AT = 3.0
 #: A package's own F1 is reported only where it has this many positives (fewer is noise).
 MIN_PACKAGE_POSITIVES = 10
+#: Keep thresholds a pipeline might pick instead of the default: the report shows what each
+#: buys in precision and costs in recall, so a user who wants purer data can choose by number.
+OPERATING_THRESHOLDS = (2.5, 2.75, 3.0, 3.25, 3.5, 4.0)
 
 
 def _labels(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -52,6 +55,7 @@ def compute_metrics(
     matrix = np.zeros((6, 6), dtype=np.int64)
     np.add.at(matrix, (_labels(labels), _labels(scores)), 1)
     out["confusion"] = matrix.tolist()
+    out["thresholds"] = operating_points(labels, scores)
     if groups is not None:
         out["per_package"] = per_package(labels, scores, groups, threshold)
         eligible = [
@@ -61,6 +65,18 @@ def compute_metrics(
         ]
         out["min_package_f1"] = float(min(eligible)) if eligible else float("nan")
     return out
+
+
+def operating_points(
+    labels: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]
+) -> list[dict[str, float]]:
+    """Precision, recall, F1 and the share kept at each of OPERATING_THRESHOLDS (label >= 3)."""
+    truth = labels >= KEEP_AT
+    rows = []
+    for t in OPERATING_THRESHOLDS:
+        pred = scores >= t
+        rows.append({"threshold": t, **binary_scores(truth, pred), "kept": float(pred.mean())})
+    return rows
 
 
 def per_package(

@@ -49,9 +49,21 @@ class FinetuneConfig:
     #: the 0-5 range without a large learning rate.
     scale: float = 10.0
     seed: int = 0
+    #: Weight of a second output trained with logistic loss on keep (label >= 3) beside the MSE
+    #: on the label: the filter's decision is that line, and most labels (1-2) sit far from it,
+    #: so MSE alone spends most of its gradient away from where keep/drop is decided.
+    keep_weight: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def key_dict(self) -> dict[str, Any]:
+        """as_dict without terms left at "off": a run that does not use a term added later is the
+        same run as before it existed (its cached encoder stays valid)."""
+        out = self.as_dict()
+        if not out["keep_weight"]:
+            del out["keep_weight"]
+        return out
 
 
 def run_key(
@@ -62,7 +74,7 @@ def run_key(
     for code, label in zip(codes, labels, strict=True):
         digest.update(hashlib.sha256(code.encode("utf-8", "surrogatepass")).digest())
         digest.update(f"{float(label):.3f}".encode())
-    digest.update(json.dumps(cfg.as_dict(), sort_keys=True).encode())
+    digest.update(json.dumps(cfg.key_dict(), sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
@@ -103,8 +115,14 @@ def finetune_encoder(
     model.max_seq_length = cfg.max_seq_length
     head = torch.nn.Linear(model.get_embedding_dimension(), 1)
     target = torch.tensor(np.asarray(labels, dtype=np.float32))
+    keep = (target >= 3.0).float()
     with torch.no_grad():  # start at the mean label: early steps tune the space, not the offset
         head.bias.fill_(float(target.mean()))
+    # The keep output starts at zero weights and the keep rate's log-odds: no random draw, so a
+    # run without it (keep_weight 0) draws exactly what it drew before this output existed.
+    share = float(keep.mean().clamp(0.01, 0.99))
+    keep_w = torch.zeros(model.get_embedding_dimension(), requires_grad=True)
+    keep_b = torch.tensor(math.log(share / (1 - share)), requires_grad=True)
     lengths = [
         len(ids)
         for ids in model.tokenizer(
@@ -116,7 +134,7 @@ def finetune_encoder(
     optim = torch.optim.AdamW(
         [
             {"params": model.parameters(), "lr": cfg.lr_encoder},
-            {"params": head.parameters(), "lr": cfg.lr_head},
+            {"params": [*head.parameters(), keep_w, keep_b], "lr": cfg.lr_head},
         ],
         weight_decay=cfg.weight_decay,
     )
@@ -132,11 +150,15 @@ def finetune_encoder(
             feats = model.preprocess([codes[i] for i in batch])
             emb = model(feats)["sentence_embedding"] * cfg.scale
             loss = torch.nn.functional.mse_loss(head(emb).squeeze(-1), target[batch])
+            if cfg.keep_weight:
+                logit = emb @ keep_w + keep_b
+                bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, keep[batch])
+                loss = loss + cfg.keep_weight * bce
             optim.zero_grad()
             loss.backward()
             optim.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             bar.update()
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     bar.close()

@@ -104,6 +104,10 @@ HEADS: dict[str, Callable[[], Any]] = {
 DEFAULT_HEAD = "vote_pca16_signals"
 INNER_FOLDS = 4
 CAL_EPS = 0.05
+#: The format is detected from the text: hints did not help in grouped CV (EXPERIMENTS.md).
+USES_LANGUAGE_HINT = False
+#: Keep-worthy shares at the borderline band's edges (scores 2.5 and 3.5).
+BAND_SHARES = (0.25, 0.75)
 
 
 def best_cut(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.float64]) -> float:
@@ -133,6 +137,7 @@ def fit_calibration(
     hi = IsotonicRegression(y_min=3.0, y_max=5.0, out_of_bounds="clip").fit(
         np.r_[c, raw[above]], np.r_[3.0, labels[above]]
     )
+    band_lo, band_hi = borderline_band(raw, labels, c)
     return BoundaryCalibration(
         c=c,
         eps=CAL_EPS,
@@ -140,7 +145,25 @@ def fit_calibration(
         lo_y=lo.y_thresholds_.tolist(),
         hi_x=hi.X_thresholds_.tolist(),
         hi_y=hi.y_thresholds_.tolist(),
+        band_lo=band_lo,
+        band_hi=band_hi,
     )
+
+
+def borderline_band(
+    raw: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], c: float
+) -> tuple[float, float]:
+    """Raw outputs where the share of keep-worthy units (isotonic in raw) rises from BAND_SHARES[0]
+    to BAND_SHARES[1]: the units a stricter or looser threshold should move (calibration.py)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    share = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    share.fit(raw, (labels >= 3.0).astype(np.float64))
+    xs, ps = share.X_thresholds_, share.y_thresholds_
+    lo = float(xs[ps >= BAND_SHARES[0]][0]) if (ps >= BAND_SHARES[0]).any() else float(xs[0])
+    hi = float(xs[ps >= BAND_SHARES[1]][0]) if (ps >= BAND_SHARES[1]).any() else float(xs[-1])
+    step = 1e-3  # the band always straddles the cut, however the shares fall
+    return round(min(lo, c - step), 4), round(max(hi, c + step), 4)
 
 
 def fit_calibrated(
@@ -200,9 +223,12 @@ def build_design(
     cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> npt.NDArray[np.float32]:
-    """The head's input for a labelled set, exactly as the Scorer builds it at serving time."""
+    """The head's input for a labelled set, exactly as the Scorer builds it at serving time:
+    without the data's language hints unless the recipe uses them (the Scorer reads the model's
+    `uses_language_hint`; training with hints it then ignores would skew ~1 % of the corpus)."""
     signals = [
-        features.extract(c, lang) for c, lang in zip(data.codes, data.languages, strict=True)
+        features.extract(c, lang if USES_LANGUAGE_HINT else "")
+        for c, lang in zip(data.codes, data.languages, strict=True)
     ]
     vectors = embed_texts(embedder, data.codes, cache_dir=cache_dir, progress=progress)
     return design_matrix(vectors, signals)
@@ -389,10 +415,11 @@ def train(
             ),
         },
         "feature_names": list(features.FEATURE_NAMES),
-        "uses_language_hint": False,
+        "uses_language_hint": USES_LANGUAGE_HINT,
         "calibration": {
             "method": "boundary-pinned isotonic",
             "cut": calibration.c,
+            "band": [calibration.band_lo, calibration.band_hi],
             "inner_folds": INNER_FOLDS,
         },
         "default_threshold": 3.0,

@@ -18,6 +18,8 @@ from eduscore.scoring.features.formats import (
     _detect_format,
     _log1p,
     _ratio,
+    explanation_features,
+    non_python_code_tokens,
 )
 from eduscore.scoring.features.python_ast import (
     _parse_python,
@@ -91,13 +93,14 @@ FEATURE_NAMES: tuple[str, ...] = (
     "comprehension_count",
     "exception_handling",
     "jsdoc_blocks",
-    # Python: dependence on unseen context, and how much of the text explains
+    # Python: dependence on unseen context
     "free_name_ratio",
     "private_ref_ratio",
     "stdlib_import_ratio",
     "log_third_party_imports",
     "log_distinct_names",
     "builtin_call_ratio",
+    # how much of the text explains (the first three in every format, the last Python only)
     "explain_ratio",
     "comment_sentence_ratio",
     "log_comment_words_per_line",
@@ -150,6 +153,7 @@ def _extract(code: str, language: str) -> dict[str, float]:
         feats["literal_density"] = _ratio(quoted, n_chars)
         feats["number_density"] = _ratio(len("".join(re.findall(r"\b\d[\d.]*\b", code))), n_chars)
         body_comments = sum(1 for ln in lines if ln[:1] in (" ", "\t") and ln.lstrip()[:1] == "#")
+        explanation_features(texts, 0, non_python_code_tokens(code, texts), feats)
     n_words = sum(len(_WORD_RE.findall(t)) for t in texts)
     feats["comment_ratio"] = min(1.0, _ratio(full_c, n_lines))
     feats["inline_comment_ratio"] = min(1.0, _ratio(inline_c, n_lines))

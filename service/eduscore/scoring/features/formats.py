@@ -90,6 +90,10 @@ _YAML_ITEM_RE = re.compile(r"^[ \t]*- ")
 _INI_SECTION_RE = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
 _INI_KV_RE = re.compile(r"^[ \t]*[\w.-]+[ \t]*[=:]")
 _WORD_RE = re.compile(r"\w+")
+#: Words of prose (comments, docstrings): two letters or more, so code fragments count less.
+_PROSE_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+#: Tokens of non-Python code: words and single punctuation marks (Python uses tokenize).
+_CODE_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _JSON_LINE_RE = re.compile(
     r'^[ \t]*("[^"]*"[ \t]*:|[\[\]{}],?[ \t]*$|"[^"]*",?[ \t]*$|//|[-\d.]+,?[ \t]*$|\{|\[)'
 )
@@ -228,3 +232,25 @@ def _comment_stats(lines: list[str], fmt: str) -> tuple[int, int, int, list[str]
                 inline += 1
                 texts.append(s.split(" #", 1)[1])
     return full, inline, len(texts), texts
+
+
+def explanation_features(
+    comments: list[str], doc_words: int, code_tokens: int, feats: dict[str, float]
+) -> None:
+    """How much of a snippet explains rather than does, in any format.
+
+    The rubric asks the same question of every format ("some explanation" for level 3), so a
+    YAML workflow whose comments explain each step reads like a commented Python function here:
+    the prose's share of the text, how many comments are sentences, and their mean length.
+    """
+    comment_words = [len(_PROSE_WORD_RE.findall(c)) for c in comments]
+    explained = sum(comment_words) + doc_words
+    feats["explain_ratio"] = _ratio(explained, explained + code_tokens)
+    feats["comment_sentence_ratio"] = _ratio(sum(w >= 5 for w in comment_words), len(comments))
+    feats["log_comment_words_per_line"] = _log1p(_ratio(sum(comment_words), len(comments)))
+
+
+def non_python_code_tokens(code: str, comments: list[str]) -> int:
+    """Tokens of the text outside its comments (words and punctuation marks)."""
+    total = len(_CODE_TOKEN_RE.findall(code))
+    return max(total - sum(len(_CODE_TOKEN_RE.findall(c)) for c in comments), 0)

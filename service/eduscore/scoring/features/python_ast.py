@@ -9,7 +9,14 @@ import re
 import sys
 import tokenize
 
-from eduscore.scoring.features.formats import MAX_AST_NODES, MAX_PARSE_CHARS, _log1p, _ratio
+from eduscore.scoring.features.formats import (
+    _PROSE_WORD_RE,
+    MAX_AST_NODES,
+    MAX_PARSE_CHARS,
+    _log1p,
+    _ratio,
+    explanation_features,
+)
 
 _DOC_PARAMS_RE = re.compile(
     r"(^[ \t]*(args|arguments|parameters|params|keyword args|attributes)[ \t]*:?[ \t]*$|:param\b|"
@@ -50,7 +57,6 @@ def _parse_python(code: str) -> tuple[ast.Module | None, bool]:
 #: Modules a reader already knows: importing only these keeps a snippet self-contained.
 _STDLIB = frozenset(sys.stdlib_module_names)
 _BUILTINS = frozenset(dir(builtins))
-_PROSE_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 _CODE_TOKENS = (tokenize.NAME, tokenize.OP, tokenize.NUMBER)
 
 
@@ -345,12 +351,8 @@ def context_features(
     feats["log_distinct_names"] = _log1p(len(loaded | defined))
     feats["builtin_call_ratio"] = _ratio(builtin_calls, calls)
 
-    comment_words = [len(_PROSE_WORD_RE.findall(c)) for c in comments]
     doc_words = sum(len(_PROSE_WORD_RE.findall(d)) for _, d in docs)
-    explained = sum(comment_words) + doc_words
-    feats["explain_ratio"] = _ratio(explained, explained + code_tokens)
-    feats["comment_sentence_ratio"] = _ratio(sum(w >= 5 for w in comment_words), len(comments))
-    feats["log_comment_words_per_line"] = _log1p(_ratio(sum(comment_words), len(comments)))
+    explanation_features(comments, doc_words, code_tokens, feats)
     overlaps = []
     for name, doc in docs:
         words = _PROSE_WORD_RE.findall(doc.split("\n\n")[0]) if name else []
