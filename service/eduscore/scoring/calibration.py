@@ -49,12 +49,10 @@ class BoundaryCalibration:
         lo = np.minimum(np.interp(r, self.lo_x, self.lo_y) + d, _BELOW_MAX)
         hi = np.maximum(np.interp(r, self.hi_x, self.hi_y) + d, KEEP_AT)
         if self.band_lo is not None and self.band_hi is not None:
-            # Below the band at most its floor, above it at least its top: still monotone.
-            lo = np.where(r < self.band_lo, np.minimum(lo, BAND[0]), lo)
-            hi = np.where(r > self.band_hi, np.maximum(hi, BAND[1]), hi)
+            # Inside the band the line; below it at most its floor, above it at least its top.
             band = np.interp(r, [self.band_lo, self.c, self.band_hi], [BAND[0], KEEP_AT, BAND[1]])
-            inside = (r >= self.band_lo) & (r <= self.band_hi)
-            lo, hi = np.where(inside, np.minimum(band, _BELOW_MAX), lo), np.where(inside, band, hi)
+            lo = np.where(r < self.band_lo, np.minimum(lo, BAND[0]), np.minimum(band, _BELOW_MAX))
+            hi = np.where(r > self.band_hi, np.maximum(hi, BAND[1]), band)
         return np.clip(np.where(r < self.c, lo, hi), 0.0, 5.0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +70,6 @@ class BoundaryCalibration:
         for x, y in ((cal.lo_x, cal.lo_y), (cal.hi_x, cal.hi_y)):
             if len(x) != len(y) or not x or np.any(np.diff(x) < 0):
                 raise ValueError("calibration curves must be non-empty, paired and sorted")
-        if len(band) == 1 or (band and not cal.band_lo < cal.c < cal.band_hi):  # type: ignore[operator]
+        if band and (len(band) != 2 or not band["band_lo"] < cal.c < band["band_hi"]):
             raise ValueError("calibration band needs band_lo < c < band_hi")
         return cal
