@@ -160,8 +160,8 @@ def borderline_band(
     share = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     share.fit(raw, (labels >= 3.0).astype(np.float64))
     xs, ps = share.X_thresholds_, share.y_thresholds_
-    lo = float(xs[ps >= BAND_SHARES[0]][0]) if (ps >= BAND_SHARES[0]).any() else float(xs[0])
-    hi = float(xs[ps >= BAND_SHARES[1]][0]) if (ps >= BAND_SHARES[1]).any() else float(xs[-1])
+    # First raw output whose share reaches q (the shares rise with raw); past the end, the last.
+    lo, hi = (float(xs[min(np.searchsorted(ps, q), len(xs) - 1)]) for q in BAND_SHARES)
     step = 1e-3  # the band always straddles the cut, however the shares fall
     return round(min(lo, c - step), 4), round(max(hi, c + step), 4)
 
