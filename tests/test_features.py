@@ -86,6 +86,7 @@ def test_signals_tell_self_contained_explained_code_from_glue() -> None:
     assert tut["explain_ratio"] > glue["explain_ratio"]
     assert tut["comment_sentence_ratio"] == 1.0 and tut["builtin_call_ratio"] == 0.0
 
+
 EXPLAINED_YAML = """# Run the tests on every push, so a broken change is caught before it is merged.
 name: tests
 on: [push]

@@ -77,32 +77,61 @@ def test_evaluate_writes_report(slice_path: Path, tmp_path: Path) -> None:
 
 def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_path: Path) -> None:
     """--finetune: one tuning per outer fold on its training packages only, one on all data;
-    the model directory carries the tuned encoder and serving loads it."""
-    from eduscore.scoring.embedding import Embedder, weights_sha256
+    the model directory carries the tuned encoder and serving loads it. With the encoder's
+    estimate as a signal, every training unit's estimate comes from an encoder that never saw
+    its package, and serving returns the shipped encoder's own estimate."""
+    from eduscore.scoring.embedding import REGRESSION_HEAD, Embedder, weights_sha256
+    from eduscore.scoring.scorer import ESTIMATE
+    from eduscore.training import card
     from eduscore.training.finetune import DONE_MARKER, FinetuneConfig
+    from eduscore.training.train import N_SIGNALS, build_design, cross_fitted_estimate
 
     rows = slice_path.read_text().splitlines(keepends=True)[::3]
     (tmp_path / "small.jsonl").write_text("".join(rows))
     data = read_labelled(tmp_path / "small.jsonl")
     cfg = FinetuneConfig(epochs=1, max_seq_length=64, batch_size=8)
     cache = tmp_path / "cache"
-    train(data, tmp_path / "model", n_splits=2, cache_dir=cache, finetune=cfg, progress=False)
+    train(
+        data,
+        tmp_path / "model",
+        n_splits=2,
+        cache_dir=cache,
+        finetune=cfg,
+        estimate_folds=2,
+        progress=False,
+    )
     meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
     enc = meta["encoder"]
     base = Embedder("")
     assert enc["path"] == "encoder" and enc["finetune"]["epochs"] == 1
     assert enc["base"]["sha256"] == base.sha256
     assert enc["sha256"] == weights_sha256(tmp_path / "model" / "encoder") != base.sha256
+    assert meta["encoder_estimate"] == {"signal": ESTIMATE, "cross_fit_folds": 2}
+    assert f"`{ESTIMATE}`, the tuned encoder's own label estimate" in card.render(meta)
+    assert (tmp_path / "model" / "encoder" / REGRESSION_HEAD).is_file()
     runs = sorted(
         json.loads(marker.read_text())["n_units"] for marker in cache.glob(f"*/{DONE_MARKER}")
     )
-    assert len(runs) == 3 and runs[-1] == len(data) and runs[0] + runs[1] == len(data)
+    # Per outer fold: its encoder and two on halves of its packages; then the same on all data
+    # (at most 9 runs: a half that repeats another run's units is that run, from the cache).
+    n_runs = len(runs)
+    assert 5 <= n_runs <= 9 and runs[-1] == len(data)
     scorer = Scorer.load(str(tmp_path / "model"))
     assert scorer.embedder.sha256 == enc["sha256"] and scorer.embedder.max_seq_length == 64
-    tuned = scorer.embedder.encode([TEXTBOOK]).vectors[0]
-    assert float(np.dot(tuned, base.encode([TEXTBOOK]).vectors[0])) < 0.9999
+    tuned = scorer.embedder.encode([TEXTBOOK]).vectors
+    assert float(np.dot(tuned[0], base.encode([TEXTBOOK]).vectors[0])) < 0.9999
     (result,) = scorer.score_batch([Snippet(code=TEXTBOOK)])
     assert 0.0 <= result.score <= 5.0
+    assert scorer.signal_names == [*meta["feature_names"], ESTIMATE]
+    assert result.signals[ESTIMATE] == pytest.approx(float(scorer.embedder.estimate(tuned)[0]))
+    # The head's training rows: each unit's estimate is its half-encoder's, never the estimate of
+    # the encoder tuned on all data (which saw its label); and the halves split by package.
+    everything = np.arange(len(data))
+    honest = cross_fitted_estimate(base, data, everything, cfg, folds=2, cache_dir=cache)
+    x = build_design(scorer.embedder, data, honest=(everything, honest), cache_dir=cache)
+    memorised = scorer.embedder.estimate(x[:, N_SIGNALS + 1 :])
+    assert np.array_equal(x[:, N_SIGNALS], honest) and not np.allclose(honest, memorised)
+    assert len(list(cache.glob(f"*/{DONE_MARKER}"))) == n_runs
     # `evaluate --cv` of a tuned model re-tunes per fold (here: the same runs, from the cache)
     # instead of embedding held-out packages with the encoder that saw their labels.
     again = evaluate(
@@ -114,7 +143,7 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
         progress=False,
     )
     assert again["f1_keep"] == meta["cv"]["f1_keep"] and again["mae"] == meta["cv"]["mae"]
-    assert len(list(cache.glob(f"*/{DONE_MARKER}"))) == 3
+    assert len(list(cache.glob(f"*/{DONE_MARKER}"))) == n_runs
 
 
 def test_finetune_keep_term_is_part_of_the_run_identity() -> None:

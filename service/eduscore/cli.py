@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         " [default: the recipe's, FinetuneConfig.keep_weight]",
     )
     train.add_argument(
+        "--estimate-folds",
+        type=int,
+        default=None,
+        help="with --finetune: the head also reads the tuned encoder's own estimate, cross-fitted"
+        " over N package folds (2 more tunings each per CV fold and for the final model; 0 = off)"
+        " [default: the recipe's, train.DEFAULT_ESTIMATE_FOLDS]",
+    )
+    train.add_argument(
         "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
     )
 
@@ -190,7 +198,7 @@ def _train(args: argparse.Namespace) -> int:
     from eduscore.training.data import read_labelled
     from eduscore.training.evaluation import headline, write_report
     from eduscore.training.finetune import FinetuneConfig
-    from eduscore.training.train import DEFAULT_HEAD, train
+    from eduscore.training.train import DEFAULT_ESTIMATE_FOLDS, DEFAULT_HEAD, train
 
     data = read_labelled(args.data)
     compare = tuple(h for h in args.compare.split(",") if h)
@@ -207,6 +215,13 @@ def _train(args: argparse.Namespace) -> int:
         n_splits=args.folds,
         cache_dir=args.cache_dir,
         finetune=finetune,
+        estimate_folds=(
+            0
+            if finetune is None
+            else DEFAULT_ESTIMATE_FOLDS
+            if args.estimate_folds is None
+            else args.estimate_folds
+        ),
     )
     cv = out["metadata"]["cv"]
     write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")

@@ -224,7 +224,7 @@ def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
         training_data_sha256=data.get("sha256", ""),
         training_data_size=int(data.get("n_units", 0)),
         metrics=scalar,
-        signal_names=scorer.head.feature_names,
+        signal_names=scorer.signal_names,
         limits=pb.Limits(
             max_batch_snippets=s.max_batch_snippets,
             max_snippet_bytes=s.max_snippet_bytes,

@@ -46,6 +46,16 @@ def _band(meta: dict[str, Any]) -> str:
     )
 
 
+def _estimate(meta: dict[str, Any]) -> str:
+    est = meta.get("encoder_estimate")
+    if not est:
+        return ""
+    return (
+        f"; and `{est['signal']}`, the tuned encoder's own label estimate (cross-fitted over"
+        f" {est['cross_fit_folds']} package folds on the training units)"
+    )
+
+
 def render(meta: dict[str, Any], notes: str = "") -> str:
     cv, data, enc = meta["cv"], meta["training_data"], meta["encoder"]
     lines = [
@@ -59,7 +69,7 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
         f" weights sha256 `{enc['sha256'][:16]}…`){_tuned(enc)}.",
         f"- Head: `{meta['head']['name']}` — `{' '.join(str(meta['head']['params']).split())}`.",
         f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals:"
-        f" {', '.join('`' + n + '`' for n in meta['feature_names'])}.",
+        f" {', '.join('`' + n + '`' for n in meta['feature_names'])}{_estimate(meta)}.",
         "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
         " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
         f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_band(meta)}) and"

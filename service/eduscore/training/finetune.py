@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
+from eduscore.scoring.embedding import REGRESSION_HEAD
+
 log = logging.getLogger(__name__)
 
 #: Written last into a tuned encoder directory: a directory without it is an interrupted run.
@@ -171,5 +173,13 @@ def finetune_encoder(
         "steps": steps,
         "final_loss_20": float(np.mean(losses[-20:])) if losses else None,
     }
+    # The head it was tuned under: its output is the encoder's own label estimate, a signal the
+    # trees can use when it is cross-fitted (train.cross_fitted_estimate).
+    head_record = {
+        "scale": cfg.scale,
+        "weight": [float(v) for v in head.weight.detach().reshape(-1)],
+        "bias": float(head.bias.detach()),
+    }
+    (out / REGRESSION_HEAD).write_text(json.dumps(head_record) + "\n")
     (out / DONE_MARKER).write_text(json.dumps(record, indent=2) + "\n")
     return out

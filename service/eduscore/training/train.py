@@ -22,7 +22,7 @@ from eduscore.scoring import features, model
 from eduscore.scoring.calibration import BoundaryCalibration
 from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.model import TUNED_ENCODER_DIR
-from eduscore.scoring.scorer import design_matrix
+from eduscore.scoring.scorer import ESTIMATE, ESTIMATE_KEY, design_matrix
 from eduscore.training.data import LabelledSet
 from eduscore.training.evaluation import binary_scores, compute_metrics, headline
 from eduscore.training.finetune import FinetuneConfig, finetune_encoder
@@ -50,7 +50,7 @@ def _svr() -> Any:
     return make_pipeline(StandardScaler(), SVR(C=3.0, epsilon=0.2))
 
 
-def _gbr(n_components: int | None) -> Any:
+def _gbr(n_components: int | None, n_lead: int = N_SIGNALS) -> Any:
     """Gradient-boosted trees on the signals plus (optionally) a PCA of the embedding.
 
     Trees read the structural signals directly; PCA(16) keeps the embedding's main directions
@@ -61,14 +61,14 @@ def _gbr(n_components: int | None) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.pipeline import Pipeline
 
-    parts: list[tuple[str, Any, Any]] = [("signals", "passthrough", slice(0, N_SIGNALS))]
+    parts: list[tuple[str, Any, Any]] = [("signals", "passthrough", slice(0, n_lead))]
     if n_components:
         parts.insert(
             0,
             (
                 "embedding_pca",
                 PCA(n_components=n_components, random_state=0),
-                slice(N_SIGNALS, None),
+                slice(n_lead, None),
             ),
         )
     trees = HistGradientBoostingRegressor(
@@ -83,25 +83,32 @@ def _gbr(n_components: int | None) -> Any:
     return Pipeline([("columns", ColumnTransformer(parts)), ("trees", trees)])
 
 
-def _vote() -> Any:
+def _vote(n_lead: int = N_SIGNALS) -> Any:
     """The mean of the two tree heads' raw outputs, calibrated once: the embedding-free trees
     judge by structure alone, so their errors differ from the embedding head's, and averaging
     them costs no extra forward pass (evidence in EXPERIMENTS.md, session 3)."""
     from sklearn.ensemble import VotingRegressor
 
-    return VotingRegressor([("pca16", _gbr(16)), ("signals", _gbr(None))])
+    return VotingRegressor([("pca16", _gbr(16, n_lead)), ("signals", _gbr(None, n_lead))])
 
 
 #: Candidate heads, by name. Each factory returns a fresh unfitted scikit-learn regressor on
-#: [embedding | signals]; all are calibrated the same way (see scoring/calibration.py).
-HEADS: dict[str, Callable[[], Any]] = {
-    "ridge": _ridge,
-    "svr": _svr,
-    "gbr_signals": lambda: _gbr(None),
-    "gbr_pca16": lambda: _gbr(16),
+#: [signals | embedding] whose first `n_lead` columns are signals (the structural ones, and the
+#: encoder's estimate when the model reads it); all are calibrated the same way
+#: (see scoring/calibration.py).
+HEADS: dict[str, Callable[[int], Any]] = {
+    "ridge": lambda n_lead: _ridge(),
+    "svr": lambda n_lead: _svr(),
+    "gbr_signals": lambda n_lead: _gbr(None, n_lead),
+    "gbr_pca16": lambda n_lead: _gbr(16, n_lead),
     "vote_pca16_signals": _vote,
 }
 DEFAULT_HEAD = "vote_pca16_signals"
+#: Package folds over which a tuned encoder's own estimate is cross-fitted (0: the head does
+#: not read it). Each costs one extra tuning on (k-1)/k of the training units. Off: with 2
+#: folds it did not beat the head without it in grouped CV (EXPERIMENTS.md, session 6); the
+#: half-data encoders' estimates are much weaker than the full encoder's a served snippet gets.
+DEFAULT_ESTIMATE_FOLDS = 0
 INNER_FOLDS = 4
 CAL_EPS = 0.05
 #: The format is detected from the text: hints did not help in grouped CV (EXPERIMENTS.md).
@@ -166,27 +173,30 @@ def borderline_band(
     return round(min(lo, c - step), 4), round(max(hi, c + step), 4)
 
 
+def _package_folds(groups: Any, n_splits: int) -> Any:
+    """Folds grouped by package whenever there are two packages or more; with a single package
+    (tiny data sets) plain folds are the only option."""
+    from sklearn.model_selection import GroupKFold, KFold
+
+    n_groups = len(set(groups))
+    if n_groups >= 2:
+        return GroupKFold(n_splits=min(n_splits, n_groups))
+    return KFold(n_splits=n_splits, shuffle=True, random_state=0)
+
+
 def fit_calibrated(
     x: npt.NDArray[np.float32],
     labels: npt.NDArray[np.float64],
     groups: list[str],
     head: str,
+    n_lead: int = N_SIGNALS,
 ) -> tuple[Any, BoundaryCalibration]:
     """The training procedure: calibration from grouped out-of-fold raw output, head on all."""
-    from sklearn.model_selection import GroupKFold, KFold
-
-    n_groups = len(set(groups))
-    # Grouped inner folds whenever there are two packages or more; with a single package
-    # (tiny data sets) plain folds are the only option, and the card says which was used.
-    splitter = (
-        GroupKFold(n_splits=min(INNER_FOLDS, n_groups))
-        if n_groups >= 2
-        else KFold(n_splits=INNER_FOLDS, shuffle=True, random_state=0)
-    )
+    splitter = _package_folds(groups, INNER_FOLDS)
     raw = np.zeros(len(labels))
     for tr, te in splitter.split(x, labels, groups=groups):
-        raw[te] = HEADS[head]().fit(x[tr], labels[tr]).predict(x[te])
-    return HEADS[head]().fit(x, labels), fit_calibration(raw, labels)
+        raw[te] = HEADS[head](n_lead).fit(x[tr], labels[tr]).predict(x[te])
+    return HEADS[head](n_lead).fit(x, labels), fit_calibration(raw, labels)
 
 
 def embed_texts(
@@ -220,18 +230,58 @@ def build_design(
     embedder: Embedder,
     data: LabelledSet,
     *,
+    honest: tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]] | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> npt.NDArray[np.float32]:
     """The head's input for a labelled set, exactly as the Scorer builds it at serving time:
     without the data's language hints unless the recipe uses them (the Scorer reads the model's
-    `uses_language_hint`; training with hints it then ignores would skew ~1 % of the corpus)."""
+    `uses_language_hint`; training with hints it then ignores would skew ~1 % of the corpus).
+
+    With `honest` = (index, estimates), the design carries the encoder's own estimate too:
+    `embedder`'s for every unit, except the units at `index` (the ones it was tuned on, whose
+    estimate it has memorised), which get the given cross-fitted estimates instead.
+    """
     signals = [
         features.extract(c, lang if USES_LANGUAGE_HINT else "")
         for c, lang in zip(data.codes, data.languages, strict=True)
     ]
     vectors = embed_texts(embedder, data.codes, cache_dir=cache_dir, progress=progress)
-    return design_matrix(vectors, signals)
+    estimate = None
+    if honest is not None:
+        estimate = embedder.estimate(vectors)
+        estimate[honest[0]] = honest[1]
+    return design_matrix(vectors, signals, estimate)
+
+
+def cross_fitted_estimate(
+    base: Embedder,
+    data: LabelledSet,
+    index: npt.NDArray[np.intp],
+    cfg: FinetuneConfig,
+    *,
+    folds: int,
+    cache_dir: str | Path,
+    progress: bool = True,
+) -> npt.NDArray[np.float32]:
+    """The tuned encoder's estimate of each unit at `index`, from an encoder tuned on the other
+    packages at `index` only (GroupKFold by package into `folds`).
+
+    Why: the encoder that embeds the training units was tuned on their labels, so its own
+    estimate of them is nearly the label itself; trees fitted on that would trust it far more
+    than it deserves on a new package. Cross-fitted, the training units' estimates are as
+    honest as the estimate a served snippet gets (stacking, as in Wolpert 1992).
+    """
+    index = np.asarray(index)
+    groups = np.asarray(data.groups)[index]
+    out = np.empty(len(index), np.float32)
+    for part, held in _package_folds(groups, folds).split(index, groups=groups):
+        enc = tuned_encoder(base, data, index[part], cfg, cache_dir=cache_dir, progress=progress)
+        vectors = embed_texts(
+            enc, [data.codes[j] for j in index[held]], cache_dir=cache_dir, progress=progress
+        )
+        out[held] = enc.estimate(vectors)
+    return out
 
 
 def outer_splits(data: LabelledSet, n_splits: int) -> list[tuple[Any, Any]]:
@@ -249,19 +299,32 @@ def tuned_designs(
     *,
     n_splits: int,
     cache_dir: str | Path,
+    estimate_folds: int = 0,
     progress: bool = True,
 ) -> list[npt.NDArray[np.float32]]:
     """One design matrix per outer fold, from an encoder tuned on that fold's training packages
-    only: the held-out packages' labels never reach the encoder that embeds them."""
-    return [
-        build_design(
-            tuned_encoder(embedder, data, tr, cfg, cache_dir=cache_dir, progress=progress),
-            data,
-            cache_dir=cache_dir,
-            progress=progress,
+    only: the held-out packages' labels never reach the encoder that embeds them. With
+    `estimate_folds`, the encoder's own estimate is a column too, cross-fitted on the training
+    packages (cross_fitted_estimate) and the fold encoder's own on the held-out ones."""
+    designs = []
+    for tr, _ in outer_splits(data, n_splits):
+        honest = None
+        if estimate_folds:
+            values = cross_fitted_estimate(
+                embedder,
+                data,
+                tr,
+                cfg,
+                folds=estimate_folds,
+                cache_dir=cache_dir,
+                progress=progress,
+            )
+            honest = (tr, values)
+        encoder = tuned_encoder(embedder, data, tr, cfg, cache_dir=cache_dir, progress=progress)
+        designs.append(
+            build_design(encoder, data, honest=honest, cache_dir=cache_dir, progress=progress)
         )
-        for tr, _ in outer_splits(data, n_splits)
-    ]
+    return designs
 
 
 def tuned_encoder(
@@ -293,6 +356,7 @@ def cross_validate(
     head: str,
     *,
     n_splits: int = 5,
+    n_lead: int = N_SIGNALS,
     progress: bool = True,
 ) -> tuple[npt.NDArray[np.float64], dict[str, Any]]:
     """Out-of-fold scores with GroupKFold by package, and their metrics (overall and per fold).
@@ -306,7 +370,8 @@ def cross_validate(
     split = outer_splits(data, n_splits)
     for i, (tr, te) in enumerate(tqdm(split, desc=f"cv {head}", unit="fold", disable=not progress)):
         xf = x[i] if isinstance(x, list) else x
-        est, cal = fit_calibrated(xf[tr], data.labels[tr], [data.groups[j] for j in tr], head)
+        groups = [data.groups[j] for j in tr]
+        est, cal = fit_calibrated(xf[tr], data.labels[tr], groups, head, n_lead)
         oof[te] = cal.apply(est.predict(xf[te]))
         fold = compute_metrics(data.labels[te], oof[te])
         fold.pop("confusion")
@@ -348,15 +413,23 @@ def train(
     cache_dir: str | Path | None = None,
     model_version: str = "",
     finetune: FinetuneConfig | None = None,
+    estimate_folds: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Cross-validate `head` (and `compare` heads), fit it on all data, save with metadata.
 
     With `finetune`, the encoder is tuned too: per outer fold on that fold's training packages
-    (for honest CV), then on all data, saved as `encoder/` inside the model directory.
+    (for honest CV), then on all data, saved as `encoder/` inside the model directory. With
+    `estimate_folds` as well, the head also reads the tuned encoder's own estimate, cross-fitted
+    over that many package folds wherever the encoder saw the labels (cross_fitted_estimate).
     """
     if head not in HEADS:
         raise ValueError(f"head={head!r}: choose one of {sorted(HEADS)}")
+    if estimate_folds and finetune is None:
+        raise ValueError("estimate_folds needs finetune: only a tuned encoder has an estimate")
+    if estimate_folds == 1 or estimate_folds < 0:
+        raise ValueError(f"estimate_folds={estimate_folds}: 0 (off) or at least 2")
+    n_lead = N_SIGNALS + (1 if estimate_folds else 0)
     started = time.monotonic()
     base = Embedder(encoder)
     with tempfile.TemporaryDirectory(prefix="eduscore-train-") as scratch:
@@ -368,17 +441,37 @@ def train(
             x = x_cv
         else:
             x_cv = tuned_designs(
-                base, data, finetune, n_splits=n_splits, cache_dir=work, progress=progress
+                base,
+                data,
+                finetune,
+                n_splits=n_splits,
+                cache_dir=work,
+                estimate_folds=estimate_folds,
+                progress=progress,
             )
             everything = np.arange(len(data))
+            honest = None
+            if estimate_folds:
+                values = cross_fitted_estimate(
+                    base,
+                    data,
+                    everything,
+                    finetune,
+                    folds=estimate_folds,
+                    cache_dir=work,
+                    progress=progress,
+                )
+                honest = (everything, values)
             embedder = tuned_encoder(
                 base, data, everything, finetune, cache_dir=work, progress=progress
             )
-            x = build_design(embedder, data, cache_dir=work, progress=progress)
+            x = build_design(embedder, data, honest=honest, cache_dir=work, progress=progress)
             shutil.copytree(embedder.path, tuned_dir)
     comparison = {}
     for name in dict.fromkeys((*compare, head)):
-        oof_name, cv = cross_validate(x_cv, data, name, n_splits=n_splits, progress=progress)
+        oof_name, cv = cross_validate(
+            x_cv, data, name, n_splits=n_splits, n_lead=n_lead, progress=progress
+        )
         comparison[name] = {
             k: cv[k]
             for k in (
@@ -393,7 +486,7 @@ def train(
         log.info("cv %s: %s", name, headline(cv))
         if name == head:
             chosen_cv, oof = cv, oof_name
-    estimator, calibration = fit_calibrated(x, data.labels, data.groups, head)
+    estimator, calibration = fit_calibrated(x, data.labels, data.groups, head, n_lead)
     version = model_version or f"{head}-{data.sha256[:8]}-{datetime.now(UTC):%Y%m%d}"
     metadata = {
         "model_version": version,
@@ -416,6 +509,11 @@ def train(
         },
         "feature_names": list(features.FEATURE_NAMES),
         "uses_language_hint": USES_LANGUAGE_HINT,
+        **(
+            {ESTIMATE_KEY: {"signal": ESTIMATE, "cross_fit_folds": estimate_folds}}
+            if estimate_folds
+            else {}
+        ),
         "calibration": {
             "method": "boundary-pinned isotonic",
             "cut": calibration.c,
