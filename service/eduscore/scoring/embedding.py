@@ -130,7 +130,10 @@ class Embedder:
     def estimate(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The tuned encoder's own label estimate for its embeddings (one dot product each)."""
         if self._head is None:
-            raise ModelLoadError(f"{self.path}: this encoder has no {REGRESSION_HEAD}")
+            raise ModelLoadError(
+                f"{self.path}: this encoder has no {REGRESSION_HEAD} (a base encoder, or one tuned"
+                " before tuning kept its head: delete that cached run to tune it again)"
+            )
         weight, bias = self._head
         return (vectors @ weight + np.float32(bias)).astype(np.float32)
 
