@@ -31,12 +31,13 @@ ROWS: list[dict[str, Any]] = [
 ] + [{"id": "blank", "code": "   \n", "language": ""}]
 
 
-def many_rows(n: int) -> list[dict[str, Any]]:
-    """Distinct snippets (the server's result cache must not make the run instant)."""
+def many_rows(n: int, tag: str = "") -> list[dict[str, Any]]:
+    """Distinct snippets (the server's result cache must not make the run instant); a `tag`
+    makes them distinct from another test's too (one server serves the whole session)."""
     return [
         {
             "id": f"m{i}",
-            "code": f"def scale_{i}(values: list[float]) -> list[float]:\n"
+            "code": f"def scale{tag}_{i}(values: list[float]) -> list[float]:\n"
             f'    """Multiply every value by {i}."""\n'
             f"    return [v * {i} for v in values]\n",
         }
@@ -136,7 +137,9 @@ def wait_progress(path: Path, process: subprocess.Popen[bytes], rows: int) -> di
 
 @pytest.mark.parametrize(("out_ext", "sig"), [(".jsonl", signal.SIGKILL), (".parquet", "INT")])
 def test_resume_after_interruption(server, tmp_path: Path, out_ext: str, sig: Any) -> None:
-    rows = many_rows(600)
+    # Rows of their own: after the other case's run they would all be cached on the server,
+    # and the run could finish between reaching 40 rows and the signal (seen on busy cores).
+    rows = many_rows(600, tag=out_ext.strip(".") + str(sig).rsplit(".", 1)[-1])
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / f"out{out_ext}"
     args = ["--input", str(src), "--output", str(out), "--server", server.address, "--all"]
