@@ -25,10 +25,9 @@ from eduscore.scoring.model import (
 
 log = logging.getLogger(__name__)
 
-#: The signal name of the tuned encoder's own label estimate, and the metadata key of a model
+#: The signal name of the tuned encoder's own label estimate; also the metadata key of a model
 #: whose head reads it (its value records how the estimate was cross-fitted in training).
 ESTIMATE = "encoder_estimate"
-ESTIMATE_KEY = "encoder_estimate"
 
 
 #: Language hints the features understand; anything else is treated as "detect".
@@ -151,7 +150,7 @@ class Scorer:
         # not, the format is detected from the text alone, exactly as in training.
         self.uses_language_hint = bool(head.metadata.get("uses_language_hint", False))
         # Whether the head reads the tuned encoder's own label estimate (a cross-fitted signal).
-        self.uses_estimate = bool(head.metadata.get(ESTIMATE_KEY))
+        self.uses_estimate = bool(head.metadata.get(ESTIMATE))
         if self.uses_estimate and not embedder.has_estimate:
             raise ModelLoadError(
                 f"{embedder.path}: the model reads its encoder's estimate ({ESTIMATE}), but this"

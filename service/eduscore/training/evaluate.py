@@ -11,11 +11,11 @@ from tqdm.auto import tqdm
 
 from eduscore.errors import ModelLoadError
 from eduscore.scoring.embedding import Embedder
-from eduscore.scoring.scorer import ESTIMATE_KEY, Scorer, Snippet
+from eduscore.scoring.scorer import ESTIMATE, Scorer, Snippet
 from eduscore.training.data import LabelledSet, read_labelled
 from eduscore.training.evaluation import compute_metrics, headline, write_report
 from eduscore.training.finetune import FinetuneConfig
-from eduscore.training.train import N_SIGNALS, build_design, cross_validate, tuned_designs
+from eduscore.training.train import build_design, cross_validate, lead_columns, tuned_designs
 
 
 def _cv_designs(
@@ -52,7 +52,7 @@ def _cv_designs(
 
 def _estimate_folds(scorer: Scorer) -> int:
     """How the model cross-fitted its encoder's estimate in training (0: it does not read one)."""
-    return int((scorer.metadata.get(ESTIMATE_KEY) or {}).get("cross_fit_folds", 0))
+    return int((scorer.metadata.get(ESTIMATE) or {}).get("cross_fit_folds", 0))
 
 
 def evaluate(
@@ -76,7 +76,7 @@ def evaluate(
     if cv:
         head = scorer.metadata["head"]["name"]
         x = _cv_designs(scorer, data, cv, cache_dir=cache_dir, progress=progress)
-        n_lead = N_SIGNALS + (1 if _estimate_folds(scorer) else 0)
+        n_lead = lead_columns(_estimate_folds(scorer))
         scores, metrics = cross_validate(
             x, data, head, n_splits=cv, n_lead=n_lead, progress=progress
         )

@@ -22,7 +22,7 @@ from eduscore.scoring import features, model
 from eduscore.scoring.calibration import BoundaryCalibration
 from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.model import TUNED_ENCODER_DIR
-from eduscore.scoring.scorer import ESTIMATE, ESTIMATE_KEY, design_matrix
+from eduscore.scoring.scorer import ESTIMATE, design_matrix
 from eduscore.training.data import LabelledSet
 from eduscore.training.evaluation import binary_scores, compute_metrics, headline
 from eduscore.training.finetune import FinetuneConfig, finetune_encoder
@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 #: The design matrix is [signals | embedding] (scorer.design_matrix).
 N_SIGNALS = len(features.FEATURE_NAMES)
+
+
+def lead_columns(estimate_folds: int) -> int:
+    """Signal columns before the embedding: the structural signals, plus the estimate if read."""
+    return N_SIGNALS + (1 if estimate_folds else 0)
 
 
 def _ridge() -> Any:
@@ -429,7 +434,7 @@ def train(
         raise ValueError("estimate_folds needs finetune: only a tuned encoder has an estimate")
     if estimate_folds == 1 or estimate_folds < 0:
         raise ValueError(f"estimate_folds={estimate_folds}: 0 (off) or at least 2")
-    n_lead = N_SIGNALS + (1 if estimate_folds else 0)
+    n_lead = lead_columns(estimate_folds)
     started = time.monotonic()
     base = Embedder(encoder)
     with tempfile.TemporaryDirectory(prefix="eduscore-train-") as scratch:
@@ -510,7 +515,7 @@ def train(
         "feature_names": list(features.FEATURE_NAMES),
         "uses_language_hint": USES_LANGUAGE_HINT,
         **(
-            {ESTIMATE_KEY: {"signal": ESTIMATE, "cross_fit_folds": estimate_folds}}
+            {ESTIMATE: {"signal": ESTIMATE, "cross_fit_folds": estimate_folds}}
             if estimate_folds
             else {}
         ),
