@@ -36,12 +36,24 @@ def slice_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_metrics_on_known_values() -> None:
     labels = np.array([0, 1, 3, 4, 5, 2.0])
     scores = np.array([0, 1, 3, 2.5, 5, 3.5])
-    m = compute_metrics(labels, scores, groups=["a", "a", "a", "b", "b", "b"])
+    m = compute_metrics(
+        labels, scores, groups=["a", "a", "a", "b", "b", "b"], formats=["python"] * 5 + ["yaml"]
+    )
     # keep truth: [F,F,T,T,T,F]; predicted: [F,F,T,F,T,T] -> tp=2, fp=1, fn=1
     assert m["precision_keep"] == pytest.approx(2 / 3) and m["recall_keep"] == pytest.approx(2 / 3)
     assert m["mae"] == pytest.approx((1.5 + 1.5) / 6)
     assert sum(map(sum, m["confusion"])) == 6 and m["confusion"][4][3] == 1
     assert set(m["per_package"]) == {"a", "b"}
+    # Package b: truth [T,T,F], kept [F,T,T]; the YAML unit (label 2, score 3.5) is a false keep.
+    assert m["per_package"]["b"]["n_keep_pred"] == 2 and m["per_package"]["b"]["f1_keep"] == 0.5
+    assert m["per_format"]["yaml"] == {
+        **m["per_format"]["yaml"],
+        "n": 1,
+        "n_keep_true": 0,
+        "n_keep_pred": 1,
+        "precision_keep": 0.0,
+    }
+    assert m["per_format"]["python"]["precision_keep"] == 1.0
     at = {t["threshold"]: t for t in m["thresholds"]}
     # 2.5 also keeps the 2.5 and the 3.5 (tp=3, fp=1); 4.0 keeps only the 5 (tp=1).
     assert at[2.5]["precision_keep"] == 0.75 and at[2.5]["recall_keep"] == 1.0
@@ -60,6 +72,11 @@ def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None
     folds = [set(f["packages"]) for f in meta["cv"]["per_fold"]]
     assert not folds[0] & folds[1], "a package leaked across folds"
     assert len(out["oof"]) == 180
+    per_format = meta["cv"]["per_format"]
+    assert sum(v["n"] for v in per_format.values()) == 180 and "python" in per_format
+    from eduscore.training import card
+
+    assert "| yaml |" in card.render(meta)
     scorer = Scorer.load(str(tmp_path / "model"))
     book, conf = scorer.score_batch([Snippet(code=TEXTBOOK), Snippet(code=SETTINGS)])
     assert 0.0 <= conf.score <= 5.0 and 0.0 <= book.score <= 5.0
@@ -73,6 +90,11 @@ def test_evaluate_writes_report(slice_path: Path, tmp_path: Path) -> None:
     for name in ("report.json", "confusion.png", "score_vs_label.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "report.json").read_text())["f1_keep"] == metrics["f1_keep"]
+    # Formats as the model detected them: the slice holds Python units and YAML workflows.
+    per_format = metrics["per_format"]
+    assert {"python", "yaml"} <= set(per_format)
+    assert sum(v["n"] for v in per_format.values()) == 180
+    assert sum(v["n_keep_pred"] for v in per_format.values()) == metrics["n_keep_pred"]
 
 
 def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_path: Path) -> None:

@@ -147,6 +147,26 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
                 ]
             )
         )
+    if cv.get("per_format"):
+        lines += [
+            "",
+            "Per format (as the model detects it from the text):",
+            "",
+            _row(["format", "n", "positives", "kept", "F1", "precision", "recall", "MAE"]),
+            _row(["---"] * 8),
+            *(
+                _row(
+                    [
+                        name,
+                        p["n"],
+                        p["n_keep_true"],
+                        p["n_keep_pred"],
+                        *(_num(p[k]) for k in ("f1_keep", "precision_keep", "recall_keep", "mae")),
+                    ]
+                )
+                for name, p in cv["per_format"].items()
+            ),
+        ]
     lines += [
         "",
         "Confusion matrix (rows: annotated label, columns: predicted label):",

@@ -83,6 +83,7 @@ def evaluate(
         title = f"{head}: {cv}-fold CV grouped by package"
     else:
         scores = np.zeros(len(data))
+        formats = [""] * len(data)
         for start in tqdm(
             range(0, len(data), batch_size), desc="scoring", unit="batch", disable=not progress
         ):
@@ -95,9 +96,13 @@ def evaluate(
                     strict=True,
                 )
             ]
-            scores[start : start + len(chunk)] = [r.score for r in scorer.score_batch(chunk)]
+            results = scorer.score_batch(chunk)
+            scores[start : start + len(chunk)] = [r.score for r in results]
+            formats[start : start + len(chunk)] = [r.language for r in results]
         has_groups = any(data.groups)
-        metrics = compute_metrics(data.labels, scores, groups=data.groups if has_groups else None)
+        metrics = compute_metrics(
+            data.labels, scores, groups=data.groups if has_groups else None, formats=formats
+        )
         title = f"model {scorer.model_version}"
     metrics["model_version"] = scorer.model_version
     metrics["data_sha256"] = data.sha256

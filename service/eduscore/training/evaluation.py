@@ -36,8 +36,13 @@ def compute_metrics(
     *,
     threshold: float = KEEP_AT,
     groups: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """F1/precision/recall of keep (label >= 3 vs score >= threshold), Spearman, MAE and more."""
+    """F1/precision/recall of keep (label >= 3 vs score >= threshold), Spearman, MAE and more.
+
+    `groups` (packages) and `formats` (the detected format of each unit) add the same metrics
+    per group: a pooled F1 can hide a source or a whole format that is never kept.
+    """
     from scipy.stats import spearmanr
 
     labels = np.asarray(labels, dtype=np.float64)
@@ -57,13 +62,15 @@ def compute_metrics(
     out["confusion"] = matrix.tolist()
     out["thresholds"] = operating_points(labels, scores)
     if groups is not None:
-        out["per_package"] = per_package(labels, scores, groups, threshold)
+        out["per_package"] = per_group(labels, scores, groups, threshold)
         eligible = [
             v["f1_keep"]
             for v in out["per_package"].values()
             if v["n_keep_true"] >= MIN_PACKAGE_POSITIVES
         ]
         out["min_package_f1"] = float(min(eligible)) if eligible else float("nan")
+    if formats is not None:
+        out["per_format"] = per_group(labels, scores, formats, threshold)
     return out
 
 
@@ -79,12 +86,13 @@ def operating_points(
     return rows
 
 
-def per_package(
+def per_group(
     labels: npt.NDArray[np.float64],
     scores: npt.NDArray[np.float64],
     groups: Sequence[str],
     threshold: float,
 ) -> dict[str, dict[str, float]]:
+    """The keep metrics, MAE and counts of each group (a package, or a detected format)."""
     out: dict[str, dict[str, float]] = {}
     garr = np.asarray(groups)
     for name in sorted(set(groups)):
@@ -93,6 +101,7 @@ def per_package(
         row: dict[str, Any] = binary_scores(t, p)
         row["n"] = int(mask.sum())
         row["n_keep_true"] = int(t.sum())
+        row["n_keep_pred"] = int(p.sum())
         row["mae"] = float(np.mean(np.abs(labels[mask] - scores[mask])))
         out[name] = row
     return out

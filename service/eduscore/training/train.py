@@ -289,6 +289,12 @@ def cross_fitted_estimate(
     return out
 
 
+def design_formats(x: npt.NDArray[np.float32]) -> list[str]:
+    """Each design row's format as the model detected it (from its leading signal columns)."""
+    names = features.FEATURE_NAMES
+    return [features.detected_language(dict(zip(names, row[:N_SIGNALS], strict=True))) for row in x]
+
+
 def outer_splits(data: LabelledSet, n_splits: int) -> list[tuple[Any, Any]]:
     """The outer cross-validation folds: GroupKFold by package (deterministic)."""
     from sklearn.model_selection import GroupKFold
@@ -383,7 +389,8 @@ def cross_validate(
         fold["packages"] = sorted({data.groups[j] for j in te})
         fold["cut"] = cal.c
         folds.append({"fold": i, **fold})
-    metrics = compute_metrics(data.labels, oof, groups=data.groups)
+    first = x[0] if isinstance(x, list) else x
+    metrics = compute_metrics(data.labels, oof, groups=data.groups, formats=design_formats(first))
     metrics["per_fold"] = folds
     metrics["n_splits"] = n_splits
     metrics["group_by"] = "package"
