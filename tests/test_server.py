@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import urllib.request
 import uuid
@@ -18,7 +19,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from eduscore.scoring.scorer import Snippet
 from eduscore.v1 import eduscore_pb2 as pb
 
-from .conftest import CORPUS, shipped_encoder_name
+from .conftest import CORPUS, MODEL_DIR, shipped_encoder_name
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 TOL = 1e-4  # float32 on the wire; batch padding may move the last bits of an embedding
@@ -79,6 +80,9 @@ def test_model_info_describes_model_and_data(stub) -> None:
     assert info.training_data_size > 3000
     for key in ("f1_keep", "precision_keep", "spearman", "mae"):
         assert 0.0 <= info.metrics[key] <= 5.0, key
+    cv = json.loads((MODEL_DIR / "metadata.json").read_text())["cv"]
+    assert info.metrics["python.f1_keep"] == pytest.approx(cv["per_format"]["python"]["f1_keep"])
+    assert info.metrics["yaml.n_keep_true"] == cv["per_format"]["yaml"]["n_keep_true"] > 0
     assert "docstring_coverage" in info.signal_names
     assert info.limits.max_seq_length == 256 and info.limits.max_batch_snippets > 0
 

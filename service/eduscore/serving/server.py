@@ -212,6 +212,10 @@ def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
     meta = scorer.metadata
     cv = meta.get("cv", {})
     scalar = {k: float(v) for k, v in cv.items() if isinstance(v, int | float) and k != "n"}
+    # Per detected format too ("yaml.recall_keep"): a pooled F1 can hide a format never kept.
+    for fmt, row in cv.get("per_format", {}).items():
+        for k in ("f1_keep", "precision_keep", "recall_keep", "n", "n_keep_true"):
+            scalar[f"{fmt}.{k}"] = float(row[k])
     data = meta.get("training_data", {})
     return pb.ModelInfo(
         model_version=scorer.model_version,
