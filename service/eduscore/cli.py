@@ -202,6 +202,7 @@ def _train(args: argparse.Namespace) -> int:
 
     data = read_labelled(args.data)
     compare = tuple(h for h in args.compare.split(",") if h)
+    estimate_folds = DEFAULT_ESTIMATE_FOLDS if args.estimate_folds is None else args.estimate_folds
     finetune = None  # the recipe's own defaults unless --finetune-* flags override them
     if args.finetune:
         given = {"epochs": args.finetune_epochs, "keep_weight": args.finetune_keep_weight}
@@ -215,13 +216,7 @@ def _train(args: argparse.Namespace) -> int:
         n_splits=args.folds,
         cache_dir=args.cache_dir,
         finetune=finetune,
-        estimate_folds=(
-            0
-            if finetune is None
-            else DEFAULT_ESTIMATE_FOLDS
-            if args.estimate_folds is None
-            else args.estimate_folds
-        ),
+        estimate_folds=0 if finetune is None else estimate_folds,
     )
     cv = out["metadata"]["cv"]
     write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from eduscore.scoring.scorer import ESTIMATE
+
 _HEADLINE = (
     "f1_keep",
     "precision_keep",
@@ -47,13 +49,39 @@ def _band(meta: dict[str, Any]) -> str:
 
 
 def _estimate(meta: dict[str, Any]) -> str:
-    est = meta.get("encoder_estimate")
+    est = meta.get(ESTIMATE)
     if not est:
         return ""
     return (
         f"; and `{est['signal']}`, the tuned encoder's own label estimate (cross-fitted over"
         f" {est['cross_fit_folds']} package folds on the training units)"
     )
+
+
+def _group_table(kind: str, caption: str, groups: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per package or per detected format (evaluation.per_group rows)."""
+    if not groups:
+        return []
+    head = [kind, "n", "positives", "kept", "F1", "precision", "recall", "MAE"]
+    return [
+        "",
+        caption,
+        "",
+        _row(head),
+        _row(["---"] * len(head)),
+        *(
+            _row(
+                [
+                    name,
+                    p["n"],
+                    p["n_keep_true"],
+                    p.get("n_keep_pred", ""),  # absent from cards trained before it was recorded
+                    *(_num(p[k]) for k in ("f1_keep", "precision_keep", "recall_keep", "mae")),
+                ]
+            )
+            for name, p in groups.items()
+        ),
+    ]
 
 
 def render(meta: dict[str, Any], notes: str = "") -> str:
@@ -126,47 +154,14 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
                 for t in cv["thresholds"]
             ),
         ]
-    lines += [
-        "",
+    lines += _group_table(
+        "package",
         "Per package (F1 counts toward the floor where the package has >= 10 positives):",
-        "",
-        _row(["package", "n", "positives", "F1", "precision", "recall", "MAE"]),
-        _row(["---"] * 7),
-    ]
-    for name, p in cv.get("per_package", {}).items():
-        lines.append(
-            _row(
-                [
-                    name,
-                    p["n"],
-                    p["n_keep_true"],
-                    _num(p["f1_keep"]),
-                    _num(p["precision_keep"]),
-                    _num(p["recall_keep"]),
-                    _num(p["mae"]),
-                ]
-            )
-        )
-    if cv.get("per_format"):
-        lines += [
-            "",
-            "Per format (as the model detects it from the text):",
-            "",
-            _row(["format", "n", "positives", "kept", "F1", "precision", "recall", "MAE"]),
-            _row(["---"] * 8),
-            *(
-                _row(
-                    [
-                        name,
-                        p["n"],
-                        p["n_keep_true"],
-                        p["n_keep_pred"],
-                        *(_num(p[k]) for k in ("f1_keep", "precision_keep", "recall_keep", "mae")),
-                    ]
-                )
-                for name, p in cv["per_format"].items()
-            ),
-        ]
+        cv.get("per_package", {}),
+    )
+    lines += _group_table(
+        "format", "Per format (as the model detects it from the text):", cv.get("per_format", {})
+    )
     lines += [
         "",
         "Confusion matrix (rows: annotated label, columns: predicted label):",
