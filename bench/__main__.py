@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import queue
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -28,6 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.stamp import stamp  # noqa: E402
 from eduscore.scoring.scorer import Scorer, Snippet  # noqa: E402
 from eduscore.v1 import eduscore_pb2 as pb  # noqa: E402
 from eduscore.v1 import eduscore_pb2_grpc  # noqa: E402
@@ -128,6 +127,32 @@ def run_unary(address: str, codes: list[str], clients: int) -> tuple[float, list
     return len(codes) / (time.perf_counter() - t), latencies
 
 
+def stages(scorer: Scorer, codes: list[str], size: int = 64) -> dict[str, float]:
+    """Seconds per stage over the set at batch `size`, best of 3: the encoder's forward passes,
+    the signals (parser included) and the head, so each stage's share of the cost is visible."""
+    from eduscore.scoring import features
+    from eduscore.scoring.scorer import design_matrix
+
+    best = {"encoder": float("inf"), "signals": float("inf"), "head": float("inf")}
+    for _ in range(3):
+        took = dict.fromkeys(best, 0.0)
+        for i in range(0, len(codes), size):
+            chunk = codes[i : i + size]
+            t0 = time.perf_counter()
+            vectors = scorer.embedder.encode(chunk).vectors
+            t1 = time.perf_counter()
+            signals = [features.extract(c) for c in chunk]
+            t2 = time.perf_counter()
+            scorer.head.predict(design_matrix(vectors, signals))
+            t3 = time.perf_counter()
+            took["encoder"] += t1 - t0
+            took["signals"] += t2 - t1
+            took["head"] += t3 - t2
+        best = {k: min(best[k], took[k]) for k in best}
+    best["total_over_encoder"] = sum(best.values()) / best["encoder"]
+    return best
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -145,15 +170,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     codes = load_set(args.n)
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
-    report: dict = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-        },
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "n": len(codes),
-    }
+    report: dict = {**stamp(MODEL_DIR), "n": len(codes)}
 
     print(f"set: {len(codes)} snippets; measuring the in-process ceiling...", flush=True)
     scorer = Scorer.load(str(MODEL_DIR))
@@ -170,6 +187,7 @@ def main() -> int:
         "best": best,
         "single_p50_ms": pct(inproc_single, 50),
     }
+    report["stages_s"] = stages(scorer, codes)
     del scorer
 
     extra = args.server_args.split()
@@ -231,7 +249,14 @@ def main() -> int:
 
 def print_table(r: dict) -> None:
     by_size = ", ".join(f"{k}: {v:.1f}" for k, v in r["ceiling"]["per_batch_size"].items())
-    print(f"\nmachine: {r['machine']['cpus']} cpus, {r['machine']['platform']}; set: {r['n']}")
+    m = r["machine"]
+    print(f"\n{r['commit'][:12]} model {r['model_version']} tier {r['tier']} on {r['device']}")
+    print(f"machine: {m['cpus']} cpus ({m['cpu_model']}), {m['platform']}; set: {r['n']}")
+    st = r["stages_s"]
+    print(
+        f"per stage over the set: encoder {st['encoder']:.2f} s, signals {st['signals']:.2f} s,"
+        f" head {st['head']:.3f} s: the scorer costs {st['total_over_encoder']:.3f}x the encoder"
+    )
     print(
         f"ceiling (in-process Scorer): {r['ceiling']['best']:.1f} snippets/s "
         f"(by batch size: {by_size})"

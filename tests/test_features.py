@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +116,74 @@ def test_explanation_signals_read_every_format() -> None:
     labelled = features.extract("# build\nall:\n\tgcc -o app main.c\n")
     assert labelled["is_makefile"] == 1.0 and labelled["comment_sentence_ratio"] == 0.0
     assert 0.0 < labelled["explain_ratio"] < told["explain_ratio"]
+
+
+# Written for these tests: the same small function documented by each language's convention,
+# and the same body bare. The parser must see the doc comment where the language puts it.
+_DOCUMENTED = {
+    "go": "package mathx\n\n// Clamp returns x limited to the range [lo, hi].\n"
+    "// It is used by every example in this package.\nfunc Clamp(x, lo, hi int) int {\n"
+    "\tif x < lo {\n\t\treturn lo\n\t}\n\tif x > hi {\n\t\treturn hi\n\t}\n\treturn x\n}\n",
+    "rust": "/// Returns `x` limited to the range `lo..=hi`.\n///\n/// # Examples\n/// ```\n"
+    "/// assert_eq!(clamp(5, 0, 3), 3);\n/// ```\npub fn clamp(x: i32, lo: i32, hi: i32) -> i32 {\n"
+    "    if x < lo {\n        return lo;\n    }\n    if x > hi {\n        hi\n    } else {\n"
+    "        x\n    }\n}\n",
+    "java": "public final class MathX {\n    /**\n     * Returns x limited to the range [lo, hi].\n"
+    "     * @param x the value to clamp\n     * @return the clamped value\n     */\n"
+    "    public static int clamp(int x, int lo, int hi) {\n        if (x < lo) {\n"
+    "            return lo;\n        }\n        return Math.min(x, hi);\n    }\n}\n",
+    "javascript": "/**\n * Returns x limited to the range [lo, hi].\n * @param {number} x value\n"
+    " * @returns {number} the clamped value\n */\nexport function clamp(x, lo, hi) {\n"
+    "  if (x < lo) {\n    return lo;\n  }\n  return Math.min(x, hi);\n}\n",
+    "c": "#include <stdio.h>\n\n/* Returns x limited to [lo, hi]; used by every example. */\n"
+    "static int clamp(int x, int lo, int hi) {\n    if (x < lo) {\n        return lo;\n    }\n"
+    "    return x > hi ? hi : x;\n}\n\nint main(void) {\n    printf(\"%d\\n\", clamp(5, 0, 3));\n"
+    "    return 0;\n}\n",
+}
+
+
+def _bare(code: str) -> str:
+    """The same code with every comment line removed."""
+    keep = [ln for ln in code.split("\n") if not ln.lstrip().startswith(("//", "/*", "*", "#"))]
+    return "\n".join(keep)
+
+
+@pytest.mark.parametrize("language", sorted(_DOCUMENTED))
+def test_parser_reads_each_languages_doc_convention(language: str) -> None:
+    """Detected without a hint, parsed cleanly, and its doc comment counted where the
+    language puts it; the bare twin has the same functions and no documentation."""
+    code = _DOCUMENTED[language]
+    doc, bare = features.extract(code), features.extract(_bare(code))
+    # Plain JavaScript is valid TypeScript: either name is right for the bare twin.
+    same = {"javascript", "typescript"} if language == "javascript" else {language}
+    assert features.detected_language(doc) == language
+    assert features.detected_language(bare) in same
+    assert doc["parse_ok"] == 1.0 and doc["syntax_error_ratio"] == 0.0
+    assert doc["log_n_functions"] == bare["log_n_functions"] > 0
+    assert doc["docstring_coverage"] > 0 and bare["docstring_coverage"] == 0
+    assert doc["explain_ratio"] > bare["explain_ratio"]
+    assert doc["curly_syntax"] == 1.0
+
+
+def test_doc_sections_and_tests_are_read_outside_python() -> None:
+    rust = features.extract(_DOCUMENTED["rust"])
+    java = features.extract(_DOCUMENTED["java"])
+    assert rust["docstring_examples"] == 1.0 and java["docstring_examples"] == 0.0
+    assert java["docstring_params"] == 1.0 and java["docstring_returns"] == 1.0
+    c = features.extract(_DOCUMENTED["c"])
+    assert c["has_main_guard"] == 1.0 and c["print_calls"] > 0
+    go_test = (
+        'package mathx\n\nimport "testing"\n\nfunc TestClamp(t *testing.T) {\n'
+        '\tif Clamp(5, 0, 3) != 3 {\n\t\tt.Errorf("want 3")\n\t}\n}\n'
+    )
+    g = features.extract(go_test)
+    assert g["is_go"] == 1.0 and g["test_function_ratio"] == 1.0 and g["assert_density"] > 0
+
+
+def test_broken_code_is_a_signal_not_a_crash() -> None:
+    """Half a Go function still parses partly: the error share rises, nothing raises."""
+    code = _DOCUMENTED["go"]
+    half = code[: code.index("if x > hi")]
+    whole, broken = features.extract(code), features.extract(half, "go")
+    assert broken["is_go"] == 1.0 or features.detected_language(broken) == "go"
+    assert whole["syntax_error_ratio"] == 0.0 and broken["parse_partial"] == 1.0

@@ -83,16 +83,3 @@ def test_encoder_mismatch_is_refused(tmp_path: Path) -> None:
             encoder_sha256="0" * 64,
             feature_names=head.feature_names,
         )
-
-
-def test_model_reading_an_estimate_needs_an_encoder_with_its_head(tmp_path: Path) -> None:
-    """A head trained on the tuned encoder's own estimate cannot run on an encoder without the
-    linear head that estimate comes from: refused at load, naming the way out."""
-    from eduscore.scoring.scorer import ESTIMATE, Scorer
-
-    d = _copy(tmp_path)
-    meta = json.loads((d / model.METADATA_FILE).read_text())
-    meta[ESTIMATE] = {"signal": ESTIMATE, "cross_fit_folds": 2}
-    (d / model.METADATA_FILE).write_text(json.dumps(meta))
-    with pytest.raises(ModelLoadError, match="no regression head; use the model's own encoder"):
-        Scorer.load(str(d))

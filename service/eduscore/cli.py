@@ -60,8 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the classifier head (grouped CV, then fit all)")
     train.add_argument("--data", default=CORPUS, help="labelled JSONL [default: %(default)s]")
     train.add_argument("--out", default="models/current", help="model directory to write")
-    train.add_argument("--head", default=None, help="head to ship (default: the recipe's)")
-    train.add_argument("--compare", default="", help="comma-separated heads to cross-validate too")
     train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
     train.add_argument("--encoder", default="", help="sentence-transformers directory")
     train.add_argument(
@@ -74,21 +72,6 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="epochs of encoder tuning [default: the recipe's, FinetuneConfig.epochs]",
-    )
-    train.add_argument(
-        "--finetune-keep-weight",
-        type=float,
-        default=None,
-        help="weight of the keep (label >= 3) logistic term in encoder tuning, 0 = MSE only"
-        " [default: the recipe's, FinetuneConfig.keep_weight]",
-    )
-    train.add_argument(
-        "--estimate-folds",
-        type=int,
-        default=None,
-        help="with --finetune: the head also reads the tuned encoder's own estimate, cross-fitted"
-        " over N package folds (2 more tunings each per CV fold and for the final model; 0 = off)"
-        " [default: the recipe's, train.DEFAULT_ESTIMATE_FOLDS]",
     )
     train.add_argument(
         "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
@@ -194,34 +177,25 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from eduscore.training import card
     from eduscore.training.data import read_labelled
-    from eduscore.training.evaluation import headline, write_report
+    from eduscore.training.evaluation import headline
     from eduscore.training.finetune import FinetuneConfig
-    from eduscore.training.train import DEFAULT_ESTIMATE_FOLDS, DEFAULT_HEAD, train
+    from eduscore.training.train import train
 
     data = read_labelled(args.data)
-    compare = tuple(h for h in args.compare.split(",") if h)
-    estimate_folds = DEFAULT_ESTIMATE_FOLDS if args.estimate_folds is None else args.estimate_folds
     finetune = None  # the recipe's own defaults unless --finetune-* flags override them
     if args.finetune:
-        given = {"epochs": args.finetune_epochs, "keep_weight": args.finetune_keep_weight}
+        given = {"epochs": args.finetune_epochs}
         finetune = FinetuneConfig(**{k: v for k, v in given.items() if v is not None})
     out = train(
         data,
         args.out,
         encoder=args.encoder,
-        head=args.head or DEFAULT_HEAD,
-        compare=compare,
         n_splits=args.folds,
         cache_dir=args.cache_dir,
         finetune=finetune,
-        estimate_folds=0 if finetune is None else estimate_folds,
     )
-    cv = out["metadata"]["cv"]
-    write_report(args.out, cv, data.labels, out["oof"], title=f"{args.folds}-fold grouped CV")
-    card.write(args.out, out["metadata"])
-    print(f"saved {args.out}: grouped-CV {headline(cv)}")
+    print(f"saved {out.model_dir}: grouped-CV {headline(out.cv)}")
     return 0
 
 

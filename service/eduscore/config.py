@@ -19,9 +19,21 @@ ENV_PREFIX = "EDUSCORE_"
 SECRET_FIELDS = frozenset({"auth_token"})
 
 
-def _default_model_dir() -> str:
-    """The shipped model: `models/current` of a source checkout (also what the image copies)."""
-    return str(Path(__file__).resolve().parents[2] / "models" / "current")
+#: Where a wheel installs the shipped model (pyproject's data-files), under sys.prefix.
+MODEL_DATA_DIR = Path("share") / "eduscore" / "models" / "current"
+
+
+def default_model_dir() -> str:
+    """The shipped model: `models/current` of a source checkout (editable installs, the image),
+    else the copy a wheel installed under `<sys.prefix>/share/eduscore/models/current`."""
+    import sys
+
+    checkout = Path(__file__).resolve().parents[2] / "models" / "current"
+    installed = Path(sys.prefix) / MODEL_DATA_DIR
+    for candidate in (checkout, installed):
+        if (candidate / "metadata.json").is_file():
+            return str(candidate)
+    return str(installed)  # missing: loading names this path and asks for --model-dir
 
 
 def _f(default: Any, doc: str, **kw: Any) -> Any:
@@ -131,7 +143,7 @@ class Settings:
 
     @property
     def resolved_model_dir(self) -> str:
-        return self.model_dir or _default_model_dir()
+        return self.model_dir or default_model_dir()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

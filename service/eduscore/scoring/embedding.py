@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -30,7 +29,6 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 PASS_OVERHEAD_TOKENS = 45.0
 ATTENTION_TOKENS = 2000.0
 #: A tuned encoder's own linear head (JSON: scale, weight, bias), written by fine-tuning.
-REGRESSION_HEAD = "regression_head.json"
 
 
 def default_encoder_path() -> str:
@@ -51,20 +49,6 @@ def weights_sha256(path: str | Path) -> str:
                     digest.update(block)
             return digest.hexdigest()
     raise ModelLoadError(f"{path}: no {' or '.join(_WEIGHT_FILES)} in the encoder directory")
-
-
-def load_regression_head(path: str | Path) -> tuple[npt.NDArray[np.float32], float] | None:
-    """The linear head an encoder was tuned under, as (weight * scale, bias) on unit-norm
-    embeddings, or None when the directory has none (a base encoder, or an older tuning)."""
-    file = Path(path) / REGRESSION_HEAD
-    if not file.is_file():
-        return None
-    try:
-        rec = json.loads(file.read_text())
-        weight = np.asarray(rec["weight"], np.float32) * np.float32(rec["scale"])
-        return weight, float(rec["bias"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"{file}: unreadable regression head: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,24 +102,6 @@ class Embedder:
         self.max_seq_length = int(self._model.max_seq_length)
         self._tokenizer = self._model.tokenizer
         self.sha256 = weights_sha256(self.path)
-        self._head = load_regression_head(self.path)
-        if self._head is not None and self._head[0].shape != (self.dim,):
-            raise ModelLoadError(f"{self.path}: regression head does not match {self.dim}-d")
-
-    @property
-    def has_estimate(self) -> bool:
-        """Whether this encoder carries the linear head it was tuned under."""
-        return self._head is not None
-
-    def estimate(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """The tuned encoder's own label estimate for its embeddings (one dot product each)."""
-        if self._head is None:
-            raise ModelLoadError(
-                f"{self.path}: this encoder has no {REGRESSION_HEAD} (a base encoder, or one tuned"
-                " before tuning kept its head: delete that cached run to tune it again)"
-            )
-        weight, bias = self._head
-        return (vectors @ weight + np.float32(bias)).astype(np.float32)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens each text would have untruncated (special tokens included), capped cheaply."""

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from eduscore.errors import ModelLoadError
 from eduscore.scoring.calibration import BoundaryCalibration
+from eduscore.scoring.features import language_id
 
 HEAD_FILE = "head.skops"
 CALIBRATION_FILE = "calibration.json"
@@ -81,28 +82,6 @@ def _single_thread_head() -> None:
         for lib in openmp:
             if torch_dir not in lib.filepath:
                 lib.set_num_threads(1)
-
-
-def save(
-    directory: str | Path,
-    estimator: Any,
-    metadata: dict[str, Any],
-    calibration: BoundaryCalibration | None = None,
-) -> Path:
-    """Write `head.skops`, `calibration.json` (if any) and `metadata.json`; returns the dir."""
-    import skops.io as sio
-
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    sio.dump(estimator, out / HEAD_FILE)
-    cal_path = out / CALIBRATION_FILE
-    if calibration is not None:
-        cal_path.write_text(json.dumps(calibration.to_dict()) + "\n")
-    elif cal_path.exists():
-        cal_path.unlink()
-    meta = {"format_version": FORMAT_VERSION, **metadata}
-    (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    return out
 
 
 def bundled_encoder(directory: str | Path, metadata: dict[str, Any]) -> str:
@@ -194,6 +173,12 @@ def check_compatible(
             f"{where}: classifier was trained on encoder {enc.get('name')!r}"
             f" (weights sha256 {enc['sha256'][:12]}…), not on {encoder_name!r}"
             f" ({encoder_sha256[:12]}…); pass the matching --encoder or retrain"
+        )
+    detector = head.metadata.get("language_detector", {}).get("sha256")
+    if detector and detector != language_id.shipped_sha256():
+        raise ModelLoadError(
+            f"{where}: classifier was trained with another language detector (sha256"
+            f" {detector[:12]}…) than this eduscore ships; retrain with `eduscore train`"
         )
     if list(feature_names) != head.feature_names:
         raise ModelLoadError(

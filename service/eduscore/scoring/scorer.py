@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from eduscore.errors import ModelLoadError
 from eduscore.scoring import features
 from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.model import (
@@ -24,11 +23,6 @@ from eduscore.scoring.model import (
 )
 
 log = logging.getLogger(__name__)
-
-#: The signal name of the tuned encoder's own label estimate; also the metadata key of a model
-#: whose head reads it (its value records how the estimate was cross-fitted in training).
-ESTIMATE = "encoder_estimate"
-
 
 #: Language hints the features understand; anything else is treated as "detect".
 KNOWN_LANGUAGES = frozenset(
@@ -110,20 +104,13 @@ def feature_matrix(rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float3
 
 
 def design_matrix(
-    vectors: npt.NDArray[np.float32],
-    signals: Sequence[Mapping[str, float]],
-    estimate: npt.NDArray[np.float32] | None = None,
+    vectors: npt.NDArray[np.float32], signals: Sequence[Mapping[str, float]]
 ) -> npt.NDArray[np.float32]:
-    """What the head reads: [signals | embedding], or [signals | estimate | embedding] for a
-    model that reads its encoder's own estimate. Training uses the same function.
+    """What the head reads: [signals | embedding]. Training uses the same function.
 
     Signals come first so the head can address them by position whatever the encoder's width.
     """
-    parts = [feature_matrix(signals)]
-    if estimate is not None:
-        parts.append(np.asarray(estimate, np.float32).reshape(-1, 1))
-    parts.append(vectors)
-    return np.hstack(parts).astype(np.float32, copy=False)
+    return np.hstack([feature_matrix(signals), vectors]).astype(np.float32, copy=False)
 
 
 class Scorer:
@@ -149,13 +136,6 @@ class Scorer:
         # Whether the head was trained with the caller's language hint in its features; if
         # not, the format is detected from the text alone, exactly as in training.
         self.uses_language_hint = bool(head.metadata.get("uses_language_hint", False))
-        # Whether the head reads the tuned encoder's own label estimate (a cross-fitted signal).
-        self.uses_estimate = bool(head.metadata.get(ESTIMATE))
-        if self.uses_estimate and not embedder.has_estimate:
-            raise ModelLoadError(
-                f"{embedder.path}: the model reads its encoder's estimate ({ESTIMATE}), but this"
-                " encoder has no regression head; use the model's own encoder or retrain"
-            )
 
     @classmethod
     def load(
@@ -190,7 +170,7 @@ class Scorer:
     @property
     def signal_names(self) -> list[str]:
         """The names in every ScoreResult.signals, in the order the head reads them."""
-        return [*self.head.feature_names, *([ESTIMATE] if self.uses_estimate else [])]
+        return self.head.feature_names
 
     def score_batch(
         self, snippets: Sequence[Snippet], threshold: float | None = None
@@ -202,11 +182,7 @@ class Scorer:
         hint = self.uses_language_hint
         signals = [features.extract(s.code, s.language if hint else "") for s in snippets]
         encoded = self.embedder.encode([s.code for s in snippets])
-        estimate = self.embedder.estimate(encoded.vectors) if self.uses_estimate else None
-        scores = self.head.predict(design_matrix(encoded.vectors, signals, estimate))
-        if estimate is not None:  # returned with the other signals: part of the explanation
-            pairs = zip(signals, estimate.tolist(), strict=True)
-            signals = [{**sig, ESTIMATE: v} for sig, v in pairs]
+        scores = self.head.predict(design_matrix(encoded.vectors, signals))
         version = self.head.version
         return [
             ScoreResult(

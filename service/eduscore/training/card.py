@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eduscore.scoring.scorer import ESTIMATE
-
 _HEADLINE = (
     "f1_keep",
     "precision_keep",
@@ -48,21 +46,11 @@ def _band(meta: dict[str, Any]) -> str:
     )
 
 
-def _estimate(meta: dict[str, Any]) -> str:
-    est = meta.get(ESTIMATE)
-    if not est:
-        return ""
-    return (
-        f"; and `{est['signal']}`, the tuned encoder's own label estimate (cross-fitted over"
-        f" {est['cross_fit_folds']} package folds on the training units)"
-    )
-
-
 def _group_table(kind: str, caption: str, groups: dict[str, dict[str, Any]]) -> list[str]:
     """One row per package or per detected format (evaluation.per_group rows)."""
     if not groups:
         return []
-    head = [kind, "n", "positives", "kept", "F1", "precision", "recall", "MAE"]
+    head = [kind, "n", "positives", "kept", "F1", "precision", "recall", "Spearman", "MAE"]
     return [
         "",
         caption,
@@ -76,7 +64,9 @@ def _group_table(kind: str, caption: str, groups: dict[str, dict[str, Any]]) -> 
                     p["n"],
                     p["n_keep_true"],
                     p.get("n_keep_pred", ""),  # absent from cards trained before it was recorded
-                    *(_num(p[k]) for k in ("f1_keep", "precision_keep", "recall_keep", "mae")),
+                    *(_num(p[k]) for k in ("f1_keep", "precision_keep", "recall_keep")),
+                    _num(p.get("spearman", "")),
+                    _num(p["mae"]),
                 ]
             )
             for name, p in groups.items()
@@ -84,20 +74,24 @@ def _group_table(kind: str, caption: str, groups: dict[str, dict[str, Any]]) -> 
     ]
 
 
-def render(meta: dict[str, Any], notes: str = "") -> str:
-    cv, data, enc = meta["cv"], meta["training_data"], meta["encoder"]
-    lines = [
-        f"# Model card: `{meta['model_version']}`",
-        "",
-        "Rates how much a student learning to program would learn from a code snippet, on the",
-        "0-5 scale of the annotation rubric; `keep` is score >= 3.0 by default.",
-        "",
+def _what_it_is(meta: dict[str, Any]) -> list[str]:
+    data, enc = meta["training_data"], meta["encoder"]
+    params = ", ".join(f"{k}={v}" for k, v in sorted(meta["head"]["params"].items()))
+    det = meta.get("language_detector") or {}
+    return [
         "## What it is",
         f"- Encoder: `{enc['name']}` ({enc['dim']}-d, reads {enc['max_seq_length']} tokens;"
         f" weights sha256 `{enc['sha256'][:16]}…`){_tuned(enc)}.",
-        f"- Head: `{meta['head']['name']}` — `{' '.join(str(meta['head']['params']).split())}`.",
-        f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals:"
-        f" {', '.join('`' + n + '`' for n in meta['feature_names'])}{_estimate(meta)}.",
+        f"- Head: `{meta['head']['name']}` ({meta['head']['class']}; {params}).",
+        f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals"
+        " (Python read with `ast`, JavaScript/TypeScript, Go, Java, Rust, C/C++ and shell with"
+        " tree-sitter): " + ", ".join("`" + n + "`" for n in meta["feature_names"]) + ".",
+        "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile, a"
+        " token model for programming languages"
+        + (f", trained on `{det['trained_on']['path']}`" if det.get("trained_on") else "")
+        + "); a request's `language` hint is not used"
+        + ("" if not meta.get("uses_language_hint") else " (it is, for this model)")
+        + ", so a hint that contradicts the text changes nothing.",
         "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
         " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
         f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_band(meta)}) and"
@@ -106,6 +100,11 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
         f" {data['n_groups']} packages; label counts {data['label_counts']}.",
         f"- Library versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
         "",
+    ]
+
+
+def _cv_tables(cv: dict[str, Any]) -> list[str]:
+    lines = [
         f"## Grouped cross-validation ({cv['n_splits']} folds, GroupKFold by `package`)",
         "",
         "Every number below is out-of-fold: each unit was scored by a head that never saw its",
@@ -120,40 +119,66 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
         _row(["fold", "packages", "n", "F1", "precision", "recall", "Spearman", "MAE"]),
         _row(["---"] * 8),
     ]
+    keys = ("n", "f1_keep", "precision_keep", "recall_keep", "spearman", "mae")
     for f in cv["per_fold"]:
-        lines.append(
-            _row(
-                [
-                    f["fold"],
-                    ", ".join(f["packages"]),
-                    f["n"],
-                    _num(f["f1_keep"]),
-                    _num(f["precision_keep"]),
-                    _num(f["recall_keep"]),
-                    _num(f["spearman"]),
-                    _num(f["mae"]),
-                ]
+        lines.append(_row([f["fold"], ", ".join(f["packages"]), *(_num(f[k]) for k in keys)]))
+    return lines
+
+
+def _thresholds(cv: dict[str, Any]) -> list[str]:
+    if not cv.get("thresholds"):
+        return []
+    keys = ("precision_keep", "recall_keep", "f1_keep")
+    return [
+        "",
+        "Other keep thresholds (`threshold` in the request; same out-of-fold scores, truth is"
+        " still label >= 3): a higher one keeps less and purer data.",
+        "",
+        _row(["threshold", "precision", "recall", "F1", "share kept"]),
+        _row(["---"] * 5),
+        *(
+            _row([t["threshold"], *(_num(t[k]) for k in keys), f"{t['kept']:.1%}"])
+            for t in cv["thresholds"]
+        ),
+    ]
+
+
+def weak_spots(cv: dict[str, Any], floor: float = 0.70) -> list[str]:
+    """Plain sentences on where the model is weak: language groups under the floor."""
+    out = []
+    for name, g in cv.get("per_language", {}).items():
+        if g["n_keep_true"] >= 10 and g["f1_keep"] < floor:
+            out.append(
+                f"- {name}: F1 {g['f1_keep']:.2f} (precision {g['precision_keep']:.2f}, recall"
+                f" {g['recall_keep']:.2f}) on {g['n_keep_true']} keep-worthy units of {g['n']}."
             )
-        )
-    if cv.get("thresholds"):
-        lines += [
-            "",
-            "Other keep thresholds (`threshold` in the request; same out-of-fold scores, truth is"
-            " still label >= 3): a higher one keeps less and purer data.",
-            "",
-            _row(["threshold", "precision", "recall", "F1", "share kept"]),
-            _row(["---"] * 5),
-            *(
-                _row(
-                    [
-                        t["threshold"],
-                        *(_num(t[k]) for k in ("precision_keep", "recall_keep", "f1_keep")),
-                        f"{t['kept']:.1%}",
-                    ]
-                )
-                for t in cv["thresholds"]
-            ),
-        ]
+        elif g["n_keep_true"] < 10:
+            out.append(
+                f"- {name}: only {g['n_keep_true']} keep-worthy units of {g['n']}: the model"
+                f" keeps {g['n_keep_pred']} of them in CV; too few positives to measure F1."
+            )
+    return out
+
+
+def render(meta: dict[str, Any], notes: str = "") -> str:
+    cv = meta["cv"]
+    lines = [
+        f"# Model card: `{meta['model_version']}`",
+        "",
+        "Rates how much a student learning to program would learn from a code snippet, on the",
+        "0-5 scale of the annotation rubric; `keep` is score >= 3.0 by default.",
+        "",
+        *_what_it_is(meta),
+        *_cv_tables(cv),
+        *_thresholds(cv),
+    ]
+    lines += _group_table(
+        "language", "Per language (the corpus's language, from file names):",
+        cv.get("per_language", {}),
+    )  # fmt: skip
+    weak = weak_spots(cv)
+    if weak:
+        lines += ["", "Where the model is weak (language groups under F1 0.70):", "", *weak]
     lines += _group_table(
         "package",
         "Per package (F1 counts toward the floor where the package has >= 10 positives):",
@@ -162,48 +187,17 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
     lines += _group_table(
         "format", "Per format (as the model detects it from the text):", cv.get("per_format", {})
     )
-    lines += [
-        "",
-        "Confusion matrix (rows: annotated label, columns: predicted label):",
-        "",
-        _row(["", *range(6)]),
-        _row(["---"] * 7),
-    ]
+    lines += ["", "Confusion matrix (rows: annotated label, columns: predicted label):", ""]
+    lines += [_row(["", *range(6)]), _row(["---"] * 7)]
     lines += [_row([i, *row]) for i, row in enumerate(cv["confusion"])]
     lines += ["", "![confusion](confusion.png) ![score vs label](score_vs_label.png)", ""]
-    if meta.get("comparison"):
-        lines += [
-            "## Heads compared (same folds)",
-            "",
-            _row(["head", "F1", "precision", "recall", "Spearman", "MAE", "min pkg F1"]),
-            _row(["---"] * 7),
-        ]
-        for name, m in meta["comparison"].items():
-            lines.append(
-                _row(
-                    [
-                        name,
-                        *(
-                            _num(m[k])
-                            for k in (
-                                "f1_keep",
-                                "precision_keep",
-                                "recall_keep",
-                                "spearman",
-                                "mae",
-                                "min_package_f1",
-                            )
-                        ),
-                    ]
-                )
-            )
-        lines.append("")
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines)
 
 
 def write(out_dir: str | Path, meta: dict[str, Any], notes: str = "") -> Path:
+    """The card, plus whatever `notes.md` beside it adds (learning curve, measured extras)."""
     path = Path(out_dir) / "README.md"
     path.write_text(render(meta, notes))
     return path

@@ -11,11 +11,13 @@ from tqdm.auto import tqdm
 
 from eduscore.errors import ModelLoadError
 from eduscore.scoring.embedding import Embedder
-from eduscore.scoring.scorer import ESTIMATE, Scorer, Snippet
+from eduscore.scoring.scorer import Scorer, Snippet
+from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet, read_labelled
-from eduscore.training.evaluation import compute_metrics, headline, write_report
+from eduscore.training.designs import build_design, tuned_designs
+from eduscore.training.evaluation import compute_metrics, headline, language_group, write_report
 from eduscore.training.finetune import FinetuneConfig
-from eduscore.training.train import build_design, cross_validate, lead_columns, tuned_designs
+from eduscore.training.heads import EduScoreHead
 
 
 def _cv_designs(
@@ -45,14 +47,8 @@ def _cv_designs(
             cfg,
             n_splits=n_splits,
             cache_dir=cache_dir or scratch,
-            estimate_folds=_estimate_folds(scorer),
             progress=progress,
         )
-
-
-def _estimate_folds(scorer: Scorer) -> int:
-    """How the model cross-fitted its encoder's estimate in training (0: it does not read one)."""
-    return int((scorer.metadata.get(ESTIMATE) or {}).get("cross_fit_folds", 0))
 
 
 def evaluate(
@@ -74,13 +70,11 @@ def evaluate(
     data = read_labelled(data_path)
     scorer = Scorer.load(model_dir)
     if cv:
-        head = scorer.metadata["head"]["name"]
+        head = EduScoreHead(**scorer.metadata["head"]["params"])
         x = _cv_designs(scorer, data, cv, cache_dir=cache_dir, progress=progress)
-        n_lead = lead_columns(_estimate_folds(scorer))
-        scores, metrics = cross_validate(
-            x, data, head, n_splits=cv, n_lead=n_lead, progress=progress
-        )
-        title = f"{head}: {cv}-fold CV grouped by package"
+        result = cross_validate(head, x, data, n_splits=cv, progress=progress)
+        scores, metrics = result.oof, result.metrics
+        title = f"{type(head).__name__}: {cv}-fold CV grouped by package"
     else:
         scores = np.zeros(len(data))
         formats = [""] * len(data)
@@ -101,7 +95,11 @@ def evaluate(
             formats[start : start + len(chunk)] = [r.language for r in results]
         has_groups = any(data.groups)
         metrics = compute_metrics(
-            data.labels, scores, groups=data.groups if has_groups else None, formats=formats
+            data.labels,
+            scores,
+            groups=data.groups if has_groups else None,
+            formats=formats,
+            languages=[language_group(lang) for lang in data.languages],
         )
         title = f"model {scorer.model_version}"
     metrics["model_version"] = scorer.model_version

@@ -16,6 +16,23 @@ MIN_PACKAGE_POSITIVES = 10
 #: Keep thresholds a pipeline might pick instead of the default: the report shows what each
 #: buys in precision and costs in recall, so a user who wants purer data can choose by number.
 OPERATING_THRESHOLDS = (2.5, 2.75, 3.0, 3.25, 3.5, 4.0)
+#: Language groups of the card's per-language table (the corpus's `language`, from file names).
+LANGUAGE_GROUPS = {
+    "python": "Python",
+    "javascript": "JavaScript/TypeScript",
+    "typescript": "JavaScript/TypeScript",
+    "rust": "Rust",
+    "go": "Go",
+    "java": "Java",
+    "c": "C/C++",
+    "cpp": "C/C++",
+    "shell": "shell",
+}
+
+
+def language_group(language: str) -> str:
+    """The card's group for a language name; everything else is config and text."""
+    return LANGUAGE_GROUPS.get(language, "config and text")
 
 
 def _labels(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -37,11 +54,13 @@ def compute_metrics(
     threshold: float = KEEP_AT,
     groups: Sequence[str] | None = None,
     formats: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """F1/precision/recall of keep (label >= 3 vs score >= threshold), Spearman, MAE and more.
 
-    `groups` (packages) and `formats` (the detected format of each unit) add the same metrics
-    per group: a pooled F1 can hide a source or a whole format that is never kept.
+    `groups` (packages), `formats` (the detected format of each unit) and `languages` (the
+    true language group) add the same metrics per group: a pooled F1 can hide a source or a
+    whole language that is never kept.
     """
     from scipy.stats import spearmanr
 
@@ -71,6 +90,8 @@ def compute_metrics(
         out["min_package_f1"] = float(min(eligible)) if eligible else float("nan")
     if formats is not None:
         out["per_format"] = per_group(labels, scores, formats, threshold)
+    if languages is not None:
+        out["per_language"] = per_group(labels, scores, languages, threshold)
     return out
 
 
@@ -92,7 +113,9 @@ def per_group(
     groups: Sequence[str],
     threshold: float,
 ) -> dict[str, dict[str, float]]:
-    """The keep metrics, MAE and counts of each group (a package, or a detected format)."""
+    """The keep metrics, MAE, Spearman and counts of each group (a package, a format, ...)."""
+    from scipy.stats import spearmanr
+
     out: dict[str, dict[str, float]] = {}
     garr = np.asarray(groups)
     for name in sorted(set(groups)):
@@ -103,6 +126,8 @@ def per_group(
         row["n_keep_true"] = int(t.sum())
         row["n_keep_pred"] = int(p.sum())
         row["mae"] = float(np.mean(np.abs(labels[mask] - scores[mask])))
+        rho = spearmanr(labels[mask], scores[mask]).statistic if mask.sum() > 2 else float("nan")
+        row["spearman"] = float(rho) if np.isfinite(rho) else 0.0
         out[name] = row
     return out
 

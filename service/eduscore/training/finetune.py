@@ -18,13 +18,15 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
-from eduscore.scoring.embedding import REGRESSION_HEAD
+if TYPE_CHECKING:  # torch and sentence-transformers load lazily: only tuning needs them
+    import torch
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +53,9 @@ class FinetuneConfig:
     #: the 0-5 range without a large learning rate.
     scale: float = 10.0
     seed: int = 0
-    #: Weight of a second output trained with logistic loss on keep (label >= 3) beside the MSE
-    #: on the label: the filter's decision is that line, and most labels (1-2) sit far from it,
-    #: so MSE alone spends most of its gradient away from where keep/drop is decided.
-    keep_weight: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def key_dict(self) -> dict[str, Any]:
-        """as_dict without terms left at "off": a run that does not use a term added later is the
-        same run as before it existed (its cached encoder stays valid)."""
-        out = self.as_dict()
-        if not out["keep_weight"]:
-            del out["keep_weight"]
-        return out
 
 
 def run_key(
@@ -76,7 +66,7 @@ def run_key(
     for code, label in zip(codes, labels, strict=True):
         digest.update(hashlib.sha256(code.encode("utf-8", "surrogatepass")).digest())
         digest.update(f"{float(label):.3f}".encode())
-    digest.update(json.dumps(cfg.key_dict(), sort_keys=True).encode())
+    digest.update(json.dumps(cfg.as_dict(), sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
@@ -86,6 +76,90 @@ def _batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int
     chunks = [order[i : i + size] for i in range(0, len(order), size)]
     rng.shuffle(chunks)
     return chunks
+
+
+def _token_lengths(model: SentenceTransformer, codes: Sequence[str], max_len: int) -> list[int]:
+    """Tokenized length of each unit (truncated as the model will see it), for bucketing."""
+    encoded = model.tokenizer(list(codes), truncation=True, max_length=max_len, verbose=False)
+    return [len(ids) for ids in encoded["input_ids"]]
+
+
+def _optimiser(
+    model: SentenceTransformer, head: torch.nn.Linear, cfg: FinetuneConfig, steps: int
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with separate encoder and head rates; linear warm-up, then linear decay to 0."""
+    import torch
+
+    warm = max(1, int(cfg.warmup_share * steps))
+    optim = torch.optim.AdamW(
+        [
+            {"params": model.parameters(), "lr": cfg.lr_encoder},
+            {"params": head.parameters(), "lr": cfg.lr_head},
+        ],
+        weight_decay=cfg.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim,
+        lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm)),
+    )
+    return optim, sched
+
+
+def _train(
+    model: SentenceTransformer,
+    head: torch.nn.Linear,
+    codes: Sequence[str],
+    target: torch.Tensor,
+    cfg: FinetuneConfig,
+    steps: int,
+    *,
+    progress: bool,
+    desc: str,
+) -> list[float]:
+    """Minimise MSE of the linear head over `cfg.epochs` passes; returns the per-step losses."""
+    import torch
+
+    rng = random.Random(cfg.seed)  # its own generator: batch order depends on the seed alone
+    lengths = _token_lengths(model, codes, cfg.max_seq_length)
+    optim, sched = _optimiser(model, head, cfg, steps)
+    model.train()
+    bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress)
+    losses: list[float] = []
+    for _ in range(cfg.epochs):
+        for batch in _batches(lengths, cfg.batch_size, rng):
+            feats = model.preprocess([codes[i] for i in batch])
+            emb = model(feats)["sentence_embedding"] * cfg.scale
+            loss = torch.nn.functional.mse_loss(head(emb).squeeze(-1), target[batch])
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.update()
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    bar.close()
+    model.eval()
+    return losses
+
+
+def _save(
+    model: SentenceTransformer,
+    out: Path,
+    cfg: FinetuneConfig,
+    n_units: int,
+    steps: int,
+    losses: list[float],
+) -> None:
+    """Save the tuned encoder, then the done marker (last, so a crash leaves no marker)."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out))
+    record = {
+        "recipe": cfg.as_dict(),
+        "n_units": n_units,
+        "steps": steps,
+        "final_loss_20": float(np.mean(losses[-20:])) if losses else None,
+    }
+    (out / DONE_MARKER).write_text(json.dumps(record, indent=2) + "\n")
 
 
 def finetune_encoder(
@@ -111,75 +185,15 @@ def finetune_encoder(
     import torch
     from sentence_transformers import SentenceTransformer
 
+    # Seed before loading: building the model and the head draws from torch's generator.
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
     model = SentenceTransformer(base_path, device="cpu", local_files_only=True)
     model.max_seq_length = cfg.max_seq_length
     head = torch.nn.Linear(model.get_embedding_dimension(), 1)
     target = torch.tensor(np.asarray(labels, dtype=np.float32))
-    keep = (target >= 3.0).float()
     with torch.no_grad():  # start at the mean label: early steps tune the space, not the offset
         head.bias.fill_(float(target.mean()))
-    # The keep output starts at zero weights and the keep rate's log-odds: no random draw, so a
-    # run without it (keep_weight 0) draws exactly what it drew before this output existed.
-    share = float(keep.mean().clamp(0.01, 0.99))
-    keep_w = torch.zeros(model.get_embedding_dimension(), requires_grad=True)
-    keep_b = torch.tensor(math.log(share / (1 - share)), requires_grad=True)
-    lengths = [
-        len(ids)
-        for ids in model.tokenizer(
-            list(codes), truncation=True, max_length=cfg.max_seq_length, verbose=False
-        )["input_ids"]
-    ]
     steps = cfg.epochs * math.ceil(len(codes) / cfg.batch_size)
-    warm = max(1, int(cfg.warmup_share * steps))
-    optim = torch.optim.AdamW(
-        [
-            {"params": model.parameters(), "lr": cfg.lr_encoder},
-            {"params": [*head.parameters(), keep_w, keep_b], "lr": cfg.lr_head},
-        ],
-        weight_decay=cfg.weight_decay,
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim,
-        lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm)),
-    )
-    model.train()
-    bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress)
-    losses: list[float] = []
-    for _ in range(cfg.epochs):
-        for batch in _batches(lengths, cfg.batch_size, rng):
-            feats = model.preprocess([codes[i] for i in batch])
-            emb = model(feats)["sentence_embedding"] * cfg.scale
-            loss = torch.nn.functional.mse_loss(head(emb).squeeze(-1), target[batch])
-            if cfg.keep_weight:
-                logit = emb @ keep_w + keep_b
-                bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, keep[batch])
-                loss = loss + cfg.keep_weight * bce
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            sched.step()
-            losses.append(loss.item())
-            bar.update()
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    bar.close()
-    model.eval()
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(str(out))
-    record = {
-        "recipe": cfg.as_dict(),
-        "n_units": len(codes),
-        "steps": steps,
-        "final_loss_20": float(np.mean(losses[-20:])) if losses else None,
-    }
-    # The head it was tuned under: its output is the encoder's own label estimate, a signal the
-    # trees can use when it is cross-fitted (train.cross_fitted_estimate).
-    head_record = {
-        "scale": cfg.scale,
-        "weight": [float(v) for v in head.weight.detach().reshape(-1)],
-        "bias": float(head.bias.detach()),
-    }
-    (out / REGRESSION_HEAD).write_text(json.dumps(head_record) + "\n")
-    (out / DONE_MARKER).write_text(json.dumps(record, indent=2) + "\n")
+    losses = _train(model, head, codes, target, cfg, steps, progress=progress, desc=desc)
+    _save(model, out, cfg, len(codes), steps, losses)
     return out

@@ -5,28 +5,26 @@ from __future__ import annotations
 import math
 import re
 
+from eduscore.scoring.features import syntax
 from eduscore.scoring.features.formats import (
-    _CI_RE,
-    _GENERATED_RE,
-    _LICENSE_RE,
-    _URL_RE,
-    _WORD_RE,
+    CI_RE,
     CONFIG_FORMATS,
+    CURLY_FORMATS,
     FORMATS,
+    GENERATED_RE,
+    LICENSE_RE,
     MAX_CHARS,
-    _comment_stats,
-    _detect_format,
-    _log1p,
-    _ratio,
+    URL_RE,
+    WORD_RE,
+    comment_stats,
+    detect_format,
     explanation_features,
+    log1p,
     non_python_code_tokens,
+    ratio,
 )
-from eduscore.scoring.features.python_ast import (
-    _parse_python,
-    _python_comments,
-    _python_features,
-    context_features,
-)
+from eduscore.scoring.features.python_ast import parse_python, python_features
+from eduscore.scoring.features.python_context import context_features, python_comments
 
 __all__ = ["FEATURE_NAMES", "FORMATS", "detected_language", "extract", "extract_vector"]
 
@@ -34,8 +32,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     # detected format (one-hot) and parsing
     *(f"is_{f}" for f in FORMATS),
     "config_format",
+    "curly_syntax",
     "parse_ok",
     "parse_partial",
+    "syntax_error_ratio",
     # size and shape
     "log_n_chars",
     "log_n_lines",
@@ -108,6 +108,12 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
+_QUOTED_RE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
+_NUMBER_RE = re.compile(r"\b\d[\d.]*\b")
+#: Doc-comment openers by convention: JSDoc/Javadoc `/**`, rustdoc `///` and `//!`.
+_DOC_MARK_RE = re.compile(r"/\*\*|^[ \t]*//[/!]", re.MULTILINE)
+
+
 def _zero() -> dict[str, float]:
     return {name: 0.0 for name in FEATURE_NAMES}
 
@@ -118,60 +124,77 @@ def _extract(code: str, language: str) -> dict[str, float]:
         code = str(code)
     code = code[:MAX_CHARS].replace("\r\n", "\n").replace("\r", "\n")
     lines = code.split("\n")
-    nonblank = [ln for ln in lines if ln.strip()]
-    n_lines = max(len(nonblank), 1)
-    n_chars = len(code)
+    n_lines = _shape_features(code, lines, feats)
 
-    tree, full = _parse_python(code) if "\x00" not in code else (None, False)
-    fmt = _detect_format(code, lines, tree, language if isinstance(language, str) else "")
+    tree, full = parse_python(code) if "\x00" not in code else (None, False)
+    fmt = detect_format(code, lines, tree, language if isinstance(language, str) else "")
     feats[f"is_{fmt}"] = 1.0
     feats["config_format"] = float(fmt in CONFIG_FORMATS)
+    feats["curly_syntax"] = float(fmt in CURLY_FORMATS)
     is_py = fmt == "python" and tree is not None
+    walk = syntax.parse(code, fmt)  # None unless a grammar covers the format
     feats["parse_ok"] = float(is_py and full)
     feats["parse_partial"] = float(is_py and not full)
 
-    lengths = [len(ln) for ln in lines]
-    feats["log_n_chars"] = _log1p(n_chars)
-    feats["log_n_lines"] = _log1p(len(nonblank))
-    feats["mean_line_length"] = min(500.0, _ratio(sum(len(ln) for ln in nonblank), n_lines))
-    feats["log_max_line_length"] = _log1p(max(lengths) if lengths else 0)
-    feats["long_line_ratio"] = _ratio(sum(n > 120 for n in lengths), n_lines)
-    feats["blank_line_ratio"] = _ratio(len(lines) - len(nonblank), len(lines))
-    feats["non_ascii_ratio"] = _ratio(sum(ord(c) > 127 for c in code), n_chars)
-    feats["minified"] = float(
-        (n_chars > 1000 and len(lines) <= 3) or feats["mean_line_length"] > 200
-    )
-
+    code_tokens = 0
     if fmt == "python":
-        full_c, inline_c, texts, str_chars, num_chars, rows, code_tokens = _python_comments(code)
-        feats["literal_density"] = _ratio(str_chars, n_chars)
-        feats["number_density"] = _ratio(num_chars, n_chars)
+        full_c, inline_c, texts, str_chars, num_chars, rows, code_tokens = python_comments(code)
+        feats["literal_density"] = ratio(str_chars, len(code))
+        feats["number_density"] = ratio(num_chars, len(code))
         body_comments = sum(col > 0 for _, col in rows)
     else:
-        full_c, inline_c, _, texts = _comment_stats(lines, fmt)
-        quoted = sum(len(m) for m in re.findall(r"\"[^\"\n]*\"|'[^'\n]*'", code))
-        feats["literal_density"] = _ratio(quoted, n_chars)
-        feats["number_density"] = _ratio(len("".join(re.findall(r"\b\d[\d.]*\b", code))), n_chars)
-        body_comments = sum(1 for ln in lines if ln[:1] in (" ", "\t") and ln.lstrip()[:1] == "#")
+        if walk is not None:
+            full_c, inline_c, body_comments, texts = syntax.comment_stats(walk)
+        else:
+            full_c, inline_c, _, texts = comment_stats(lines, fmt)
+            body_comments = sum(1 for ln in lines if ln[:1] in " \t" and ln.lstrip()[:1] == "#")
+        quoted = sum(len(m) for m in _QUOTED_RE.findall(code))
+        feats["literal_density"] = ratio(quoted, len(code))
+        feats["number_density"] = ratio(sum(len(m) for m in _NUMBER_RE.findall(code)), len(code))
         explanation_features(texts, 0, non_python_code_tokens(code, texts), feats)
-    n_words = sum(len(_WORD_RE.findall(t)) for t in texts)
-    feats["comment_ratio"] = min(1.0, _ratio(full_c, n_lines))
-    feats["inline_comment_ratio"] = min(1.0, _ratio(inline_c, n_lines))
-    feats["log_comment_words"] = _log1p(n_words)
-    feats["comment_in_body_ratio"] = min(1.0, _ratio(body_comments, n_lines))
-
-    head = code[:4000]
-    feats["generated_marker"] = float(bool(_GENERATED_RE.search(head)))
-    feats["license_marker"] = float(bool(_LICENSE_RE.search(head)))
-    feats["ci_config_marker"] = _log1p(len(_CI_RE.findall(code))) if fmt == "yaml" else 0.0
-    feats["url_density"] = min(1.0, _ratio(len(_URL_RE.findall(code)), n_lines))
-    feats["has_doctest"] = float(">>>" in code)
-    feats["jsdoc_blocks"] = _log1p(code.count("/**")) if fmt == "javascript" else 0.0
+    n_words = sum(len(WORD_RE.findall(t)) for t in texts)
+    feats["comment_ratio"] = min(1.0, ratio(full_c, n_lines))
+    feats["inline_comment_ratio"] = min(1.0, ratio(inline_c, n_lines))
+    feats["log_comment_words"] = log1p(n_words)
+    feats["comment_in_body_ratio"] = min(1.0, ratio(body_comments, n_lines))
+    _marker_features(code, fmt, walk is not None, feats)
 
     if is_py and tree is not None:
-        _python_features(tree, n_lines, feats)
+        python_features(tree, n_lines, feats)
         context_features(tree, texts, code_tokens, feats)
+    elif walk is not None:
+        syntax.code_features(walk, n_lines, feats)
     return feats
+
+
+def _shape_features(code: str, lines: list[str], feats: dict[str, float]) -> int:
+    """Size and layout, any format; returns the number of non-blank lines (at least 1)."""
+    nonblank = [ln for ln in lines if ln.strip()]
+    n_lines = max(len(nonblank), 1)
+    lengths = [len(ln) for ln in lines]
+    feats["log_n_chars"] = log1p(len(code))
+    feats["log_n_lines"] = log1p(len(nonblank))
+    feats["mean_line_length"] = min(500.0, ratio(sum(len(ln) for ln in nonblank), n_lines))
+    feats["log_max_line_length"] = log1p(max(lengths) if lengths else 0)
+    feats["long_line_ratio"] = ratio(sum(n > 120 for n in lengths), n_lines)
+    feats["blank_line_ratio"] = ratio(len(lines) - len(nonblank), len(lines))
+    feats["non_ascii_ratio"] = ratio(sum(ord(c) > 127 for c in code), len(code))
+    feats["minified"] = float(
+        (len(code) > 1000 and len(lines) <= 3) or feats["mean_line_length"] > 200
+    )
+    return n_lines
+
+
+def _marker_features(code: str, fmt: str, parsed: bool, feats: dict[str, float]) -> None:
+    """Generated, licence, CI and URL markers; doctests and doc-comment openers."""
+    head = code[:4000]
+    n_lines = max(code.count("\n") + 1, 1)
+    feats["generated_marker"] = float(bool(GENERATED_RE.search(head)))
+    feats["license_marker"] = float(bool(LICENSE_RE.search(head)))
+    feats["ci_config_marker"] = log1p(len(CI_RE.findall(code))) if fmt == "yaml" else 0.0
+    feats["url_density"] = min(1.0, ratio(len(URL_RE.findall(code)), n_lines))
+    feats["has_doctest"] = float(">>>" in code)
+    feats["jsdoc_blocks"] = log1p(len(_DOC_MARK_RE.findall(code))) if parsed else 0.0
 
 
 def extract(code: str, language: str = "") -> dict[str, float]:
