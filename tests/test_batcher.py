@@ -216,3 +216,56 @@ async def test_every_future_resolves_when_the_worker_stops_mid_submit(
     assert errors <= {ShuttingDown}, errors
     if how == "worker_dies":
         assert not batcher.healthy
+
+
+async def test_a_stream_waiting_for_room_is_not_counted_as_refused(scorer: Scorer) -> None:
+    release = threading.Event()
+    seen = Observed(scorer, before=lambda ids: release.wait(30))
+    batcher = await _started(seen, max_batch_size=1, max_queue_size=1)
+    overloaded = _rejected("overloaded")
+    try:
+        first = batcher.submit([_snip(1)])  # taken by the worker, which then blocks
+        while batcher.depth:
+            await asyncio.sleep(0.005)
+        queued = batcher.submit([_snip(2)])
+        with pytest.raises(QueueFull, match="--max-queue-size=1"):
+            batcher.submit([_snip(3)])
+        assert _rejected("overloaded") == overloaded + 1
+        waiter = asyncio.ensure_future(batcher.submit_when_ready(_snip(4)))
+        await asyncio.sleep(0.2)
+        assert not waiter.done() and _rejected("overloaded") == overloaded + 1
+        release.set()
+        last = await asyncio.wait_for(waiter, 60)
+        results = await asyncio.gather(*first, *queued, last)
+    finally:
+        release.set()
+        batcher.close(10)
+    assert [r.id for r in results] == ["1", "2", "4"]
+    assert _rejected("overloaded") == overloaded + 1  # the waiting stream item was admitted
+
+
+async def test_wait_estimate_ignores_items_of_cancelled_calls(scorer: Scorer) -> None:
+    release = threading.Event()
+    release.set()
+    seen = Observed(scorer, before=lambda ids: release.wait(30))
+    batcher = await _started(seen, max_batch_size=1)
+    try:
+        await asyncio.gather(*batcher.submit([_snip(0)]))  # measures the rate per snippet
+        release.clear()
+        busy = batcher.submit([_snip(1)])  # the worker blocks on it
+        while batcher.depth:
+            await asyncio.sleep(0.005)
+        ahead = batcher.submit([_snip(i) for i in range(2, 7)])
+        with pytest.raises(Overloaded, match="5 snippets queued ahead"):
+            batcher.submit([_snip(7)], deadline=time.monotonic() + 0.001)
+        for fut in ahead:  # the caller left: its items will be skipped, not computed
+            fut.cancel()
+        (late,) = batcher.submit([_snip(8)], deadline=time.monotonic() + 0.001)  # admitted
+        release.set()
+        with pytest.raises(DeadlineExpired):
+            await asyncio.wait_for(late, 60)
+        await asyncio.gather(*busy)
+    finally:
+        release.set()
+        batcher.close(10)
+    assert seen.batches == [["0"], ["1"]]

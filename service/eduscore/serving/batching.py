@@ -124,9 +124,10 @@ class MicroBatcher:
 
     # ---- producer side (event loop) --------------------------------------------------------
     def submit(
-        self, snippets: Sequence[Snippet], *, deadline: float | None = None
+        self, snippets: Sequence[Snippet], *, deadline: float | None = None, waits: bool = False
     ) -> list[asyncio.Future[ScoreResult]]:
-        """Futures for `snippets`, in order; cache hits are already resolved.
+        """Futures for `snippets`, in order; cache hits are already resolved. `waits`: the caller
+        waits for room on QueueFull, so that is no refusal and is not counted as one.
 
         Raises:
             QueueFull: the queue has no room for all the uncached snippets now.
@@ -158,7 +159,10 @@ class MicroBatcher:
                 self._queue.extend(pending)
                 self._cond.notify()
         if refusal is not None:
-            self._refuse(*refusal, len(snippets))
+            error, reason = refusal
+            if waits and isinstance(error, QueueFull):
+                raise error
+            self._refuse(error, reason, len(snippets))
         # Counted once admitted, so a refused request moves neither counter.
         metrics.cache_hits.inc(len(snippets) - len(pending))
         metrics.cache_misses.inc(len(pending))
@@ -188,12 +192,12 @@ class MicroBatcher:
         assert self._space is not None, "start() first"
         while True:
             try:
-                return self.submit([snippet], deadline=deadline)[0]
-            except QueueFull:
+                return self.submit([snippet], deadline=deadline, waits=True)[0]
+            except QueueFull as exc:
                 # Room frees up as batches finish, unless nothing is queued to finish. A wait
                 # longer than the deadline (plain Overloaded) is raised at once: it only grows.
                 if not self._queue:
-                    raise
+                    self._refuse(exc, "overloaded", 1)
                 self._space.clear()
                 await self._space.wait()
 

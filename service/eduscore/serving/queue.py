@@ -62,10 +62,19 @@ class WorkQueue:
                 f"queue full: {self.bytes} bytes of code waiting, {size} more exceed"
                 f" --max-queue-bytes={self.max_bytes}; retry with backoff or send smaller batches"
             )
-        expected = (waiting + len(pending)) * item_seconds
-        if deadline is not None and waiting and now + expected > deadline:
+        if (
+            deadline is None
+            or not waiting
+            or now + (waiting + len(pending)) * item_seconds <= deadline
+        ):
+            return None
+        # Only now count what is still awaited: items of a cancelled call are skipped, not
+        # computed. (Called on the event loop, where futures change state.)
+        live = sum(not p.future.done() for p in self._items)
+        expected = (live + len(pending)) * item_seconds
+        if live and now + expected > deadline:
             return Overloaded(
-                f"{waiting} snippets queued ahead: ~{expected:.1f} s of work exceeds"
+                f"{live} snippets queued ahead: ~{expected:.1f} s of work exceeds"
                 f" the call's deadline ({deadline - now:.1f} s left); retry later"
             )
         return None
