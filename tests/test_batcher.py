@@ -180,7 +180,9 @@ async def _submit_until_refused(
 
 
 class Dying(Observed):
-    """The real scorer, killed (SystemExit escapes the per-batch handler) on a chosen batch."""
+    """The real scorer, killed (SystemExit escapes the per-batch handler) once `die` is set.
+    Until then it runs the model on a batch's first snippet only (to spare the shared cores):
+    this test checks that futures resolve, not what they hold."""
 
     def __init__(self, inner: Scorer) -> None:
         super().__init__(inner)
