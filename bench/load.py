@@ -2,9 +2,12 @@
 
     python -m bench.load [--seconds 180] [--unary 24] [--batchers 4] [--streamers 4]
 
-Starts a real server on loopback (bounded queue), drives it from asyncio clients for a bounded
-time, checks every answer against its request id, samples the server's RSS, and prints/writes
-the figures. Loopback only; every loop is bounded in time.
+Starts a real server on loopback (bounded queue, result cache off), scores each snippet of a
+pool of distinct ones alone, then drives it from asyncio clients for a bounded time with
+snippets drawn from the pool in random order; every answer is checked against its request id
+and against that snippet's own score and n_tokens (each distinct in the pool, so a result
+handed to the wrong request is counted). Samples the server's RSS and prints/writes the figures.
+Loopback only; every loop is bounded in time.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import sys
 import time
 from collections import Counter
@@ -30,6 +34,11 @@ from eduscore.v1 import eduscore_pb2_grpc  # noqa: E402
 from tests.conftest import start_server, stop_server  # noqa: E402
 
 _EXPLICIT = {"RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNAVAILABLE"}
+#: float32 on the wire; batch padding may move the last bits of an embedding.
+TOL = 1e-4
+#: Distinct snippets the clients draw from; the cache is off, so each draw reaches the model.
+POOL = 64
+DEFAULT_SERVER_ARGS = ("--max-queue-size", "256", "--cache-size", "0")
 
 
 @dataclass
@@ -46,50 +55,84 @@ class Tally:
 _ids = itertools.count()
 
 
-def snippet() -> pb.Snippet:
-    n = next(_ids)
-    body = "\n".join(f"    total += values[{i}] * {n % 7 + i}" for i in range(n % 40))
-    code = (
-        f"def weighted_sum_{n}(values: list[float]) -> float:\n"
-        f'    """Weighted sum number {n}."""\n    total = 0.0\n{body}\n    return total\n'
-    )
-    return pb.Snippet(id=f"s{n}", code=code)
+def pool(n: int = POOL) -> list[str]:
+    """Distinct snippets of distinct lengths: each has its own n_tokens."""
+    return [
+        f"def weighted_sum_{i}(values: list[float]) -> float:\n"
+        f'    """Weighted sum number {i}."""\n    total = 0.0\n'
+        + "".join(f"    total += values[{k}] * {i % 7 + k}\n" for k in range(i))
+        + "    return total\n"
+        for i in range(n)
+    ]
 
 
-async def unary_client(stub, stop: float, t: Tally) -> None:
+@dataclass
+class Traffic:
+    """The pool, each snippet's result scored alone, and a seeded draw."""
+
+    codes: list[str]
+    alone: list[pb.ScoreResult]
+    rng: random.Random = field(default_factory=lambda: random.Random(16))
+
+    def snippet(self) -> pb.Snippet:
+        i = self.rng.randrange(len(self.codes))
+        return pb.Snippet(id=f"{next(_ids)}:{i}", code=self.codes[i])
+
+    def wrong(self, sent: pb.Snippet, got: pb.ScoreResult) -> bool:
+        """Whether `got` is not `sent`'s own result (id, n_tokens and score as scored alone)."""
+        want = self.alone[int(sent.id.rpartition(":")[2])]
+        return (
+            got.id != sent.id or got.n_tokens != want.n_tokens or abs(got.score - want.score) > TOL
+        )
+
+
+async def score_alone(stub, codes: list[str]) -> list[pb.ScoreResult]:
+    """Each snippet scored by itself on the idle server: the reference for every later answer."""
+    alone = []
+    for code in codes:
+        req = pb.ScoreRequest(snippet=pb.Snippet(code=code))
+        alone.append(await stub.Score(req, timeout=60))
+    if len({r.n_tokens for r in alone}) != len(codes):
+        raise RuntimeError("pool snippets share n_tokens: a crossed result could go unseen")
+    return alone
+
+
+async def unary_client(stub, stop: float, t: Tally, traffic: Traffic) -> None:
     while time.monotonic() < stop:
-        s = snippet()
+        s = traffic.snippet()
         started = time.monotonic()
         t.requests["unary"] += 1
         try:
             r = await stub.Score(pb.ScoreRequest(snippet=s), timeout=30)
             t.latencies.append(time.monotonic() - started)
             t.items_ok += 1
-            t.mismatched += r.id != s.id
+            t.mismatched += traffic.wrong(s, r)
             t.outcomes["OK"] += 1
         except grpc.aio.AioRpcError as exc:
             t.outcomes[exc.code().name] += 1
             await asyncio.sleep(0.05)  # back off on refusal, as a well-behaved client does
 
 
-async def batch_client(stub, stop: float, t: Tally, size: int = 32) -> None:
+async def batch_client(stub, stop: float, t: Tally, traffic: Traffic, size: int = 32) -> None:
     while time.monotonic() < stop:
-        snippets = [snippet() for _ in range(size)]
+        snippets = [traffic.snippet() for _ in range(size)]
         started = time.monotonic()
         t.requests["batch"] += 1
         try:
             reply = await stub.ScoreBatch(pb.ScoreBatchRequest(snippets=snippets), timeout=60)
             t.latencies.append(time.monotonic() - started)
             t.items_ok += len(reply.results)
-            t.mismatched += sum(r.id != s.id for r, s in zip(reply.results, snippets, strict=True))
             t.mismatched += len(reply.results) != len(snippets)
+            t.mismatched += sum(
+                traffic.wrong(s, r) for r, s in zip(reply.results, snippets, strict=False)
+            )
             t.outcomes["OK"] += 1
         except grpc.aio.AioRpcError as exc:
             t.outcomes[exc.code().name] += 1
             await asyncio.sleep(0.1)
 
 
-async def stream_client(stub, stop: float, t: Tally, size: int = 100) -> None:
+async def stream_client(stub, stop: float, t: Tally, traffic: Traffic, size: int = 100) -> None:
     while time.monotonic() < stop:
         snippets: list[pb.Snippet] = []
         t.requests["stream"] += 1
@@ -100,12 +143,12 @@ async def stream_client(stub, stop: float, t: Tally, size: int = 100) -> None:
             for _ in range(size):
                 if time.monotonic() >= stop:
                     return
-                snippets.append(snippet())
+                snippets.append(traffic.snippet())
                 yield pb.ScoreRequest(snippet=snippets[-1])
 
         try:
             async for r in stub.ScoreStream(requests(), timeout=120):
-                got.append(r.id)
+                got.append(r)
             t.latencies.append(time.monotonic() - started)
             t.outcomes["OK"] += 1
             ok = True
@@ -113,7 +156,7 @@ async def stream_client(stub, stop: float, t: Tally, size: int = 100) -> None:
             t.outcomes[exc.code().name] += 1
             ok = False
         t.items_ok += len(got)
-        t.mismatched += sum(a != s.id for a, s in zip(got, snippets, strict=False))
+        t.mismatched += sum(traffic.wrong(s, r) for r, s in zip(got, snippets, strict=False))
         if ok:  # a stream that ended OK answered every request it sent
             t.mismatched += len(got) != len(snippets)
 
@@ -145,10 +188,12 @@ async def drive(
     address: str, pid: int, seconds: float, unary: int, batchers: int, streamers: int
 ) -> dict:
     t = Tally()
-    rss: list[float] = [rss_mib(pid)]
-    stop = time.monotonic() + seconds
     async with grpc.aio.insecure_channel(address) as ch:
         stub = eduscore_pb2_grpc.EduScorerStub(ch)
+        codes = pool()
+        traffic = Traffic(codes, await score_alone(stub, codes))
+        rss: list[float] = [rss_mib(pid)]
+        stop = time.monotonic() + seconds
 
         async def sample() -> None:
             while time.monotonic() < stop:
@@ -157,14 +202,15 @@ async def drive(
 
         await asyncio.gather(
             sample(),
-            *(unary_client(stub, stop, t) for _ in range(unary)),
-            *(batch_client(stub, stop, t) for _ in range(batchers)),
-            *(stream_client(stub, stop, t) for _ in range(streamers)),
+            *(unary_client(stub, stop, t, traffic) for _ in range(unary)),
+            *(batch_client(stub, stop, t, traffic) for _ in range(batchers)),
+            *(stream_client(stub, stop, t, traffic) for _ in range(streamers)),
         )
         health = await health_pb2_grpc.HealthStub(ch).Check(
             health_pb2.HealthCheckRequest(), timeout=10
         )
-        after = await stub.Score(pb.ScoreRequest(snippet=pb.Snippet(code="x = 1")), timeout=30)
+        last = traffic.snippet()
+        after = await stub.Score(pb.ScoreRequest(snippet=last), timeout=30)
     errors = {k: v for k, v in t.outcomes.items() if k != "OK"}
     third = max(len(rss) // 3, 1)
     return {
@@ -186,7 +232,7 @@ async def drive(
             **rss_trend(rss),
         },
         "healthy_after": health.status == health_pb2.HealthCheckResponse.SERVING,
-        "answers_after": after.score >= 0,
+        "answers_after": not traffic.wrong(last, after),
     }
 
 
@@ -196,7 +242,7 @@ def run(
     batchers: int,
     streamers: int,
     tmp: Path,
-    server_args: tuple[str, ...] = ("--max-queue-size", "256"),
+    server_args: tuple[str, ...] = DEFAULT_SERVER_ARGS,
     env: dict[str, str] | None = None,
 ) -> dict:
     srv = start_server(tmp, *server_args, env=env)
@@ -223,7 +269,11 @@ def main() -> int:
         "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 (repeatable)",
     )
     parser.add_argument(
-        "--server-arg", action="append", default=[], help="extra serve flag (repeatable)"
+        "--server-arg",
+        action="append",
+        default=[],
+        help=f"extra serve flag, after {' '.join(DEFAULT_SERVER_ARGS)} (repeatable;"
+        " e.g. --server-arg=--cache-size --server-arg=20000 to measure with the cache)",
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     args = parser.parse_args()
@@ -236,7 +286,7 @@ def main() -> int:
             args.batchers,
             args.streamers,
             Path(tmp),
-            ("--max-queue-size", "256", *args.server_arg),
+            (*DEFAULT_SERVER_ARGS, *args.server_arg),
             dict(kv.split("=", 1) for kv in args.env),
         )
         report["server_args"] = args.server_arg

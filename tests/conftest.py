@@ -62,8 +62,11 @@ def wait_serving(address: str, process: subprocess.Popen[bytes], log_path: Path)
     raise TimeoutError(f"server not SERVING after {START_TIMEOUT_S}s:\n{log_path.read_text()}")
 
 
-def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
-    """`python -m eduscore serve` on free loopback ports; returns once health is SERVING."""
+def start_server(
+    tmp: Path, *extra: str, env: dict[str, str] | None = None, wait: bool = True
+) -> RunningServer:
+    """`python -m eduscore serve` on free loopback ports; returns once health is SERVING
+    (at once with `wait=False`)."""
     port, metrics_port = free_port(), free_port()
     log_path = tmp / f"server-{port}.log"
     cmd = [
@@ -89,7 +92,8 @@ def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> R
     )
     address = f"127.0.0.1:{port}"
     try:
-        wait_serving(address, process, log_path)
+        if wait:
+            wait_serving(address, process, log_path)
     except BaseException:
         process.kill()
         raise

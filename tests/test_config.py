@@ -17,6 +17,9 @@ def test_env_then_flags_take_precedence() -> None:
     assert Settings.from_env(env).port == 6000
     s = Settings.from_args(["--port", "7000"], env)
     assert (s.port, s.threshold, s.log_format) == (7000, 2.5, "json")
+    s = Settings.from_args(["--max-queue-bytes", "2000000"], {"EDUSCORE_MAX_QUEUE_BYTES": "5"})
+    assert s.max_queue_bytes == 2_000_000
+    assert Settings.from_env({"EDUSCORE_MAX_QUEUE_BYTES": "3000000"}).max_queue_bytes == 3_000_000
 
 
 def test_every_field_has_an_env_var_and_flag() -> None:
@@ -39,6 +42,7 @@ def test_every_field_has_an_env_var_and_flag() -> None:
         ({"threshold": float("nan")}, "threshold=nan"),
         ({"port": 70000}, "port=70000"),
         ({"max_batch_size": 0}, "max_batch_size=0"),
+        ({"max_queue_bytes": 999_999}, "max_queue_bytes=999999 is below max_snippet_bytes"),
         ({"tls_cert": "a.pem"}, "tls_cert and tls_key"),
         ({"log_format": "xml"}, "log_format='xml'"),
     ],

@@ -78,6 +78,11 @@ def test_services_probes_and_drain_fit_the_deployment() -> None:
     assert resources["requests"]["memory"].endswith("Mi")
     assert int(resources["requests"]["memory"][:-2]) >= 1024  # measured RSS ~1 GiB
     assert env["EDUSCORE_TORCH_THREADS"] == resources["limits"]["cpu"]
+    # A full queue costs at most ~5x its code bytes (the message plus a str of up to 4 bytes a
+    # character); with ~1 GiB measured RSS that must still fit the memory limit.
+    limit = resources["limits"]["memory"]
+    assert limit.endswith("Gi")
+    assert 5 * int(env["EDUSCORE_MAX_QUEUE_BYTES"]) <= (int(limit[:-2]) - 1) * 2**30
 
     hpa = res["HorizontalPodAutoscaler/eduscore"]
     target = hpa["spec"]["scaleTargetRef"]

@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
 
-from .conftest import start_server
+from .conftest import START_TIMEOUT_S, start_server, stop_server
 
 
 def test_sigterm_finishes_in_flight_stream_then_exits_0(tmp_path: Path) -> None:
@@ -64,3 +64,33 @@ def test_sigterm_finishes_in_flight_stream_then_exits_0(tmp_path: Path) -> None:
     assert srv.process.wait(60) == 0, srv.log()
     assert not errors, errors
     assert [r.id for r in results] == [str(i) for i in range(len(codes))]
+
+
+def test_first_serving_answer_means_the_model_answers(tmp_path: Path) -> None:
+    """Health polled from the moment the process starts: never SERVING before the model is
+    loaded and warmed, so the first SERVING is followed by a successful Score."""
+    srv = start_server(tmp_path, "--cache-size", "0", wait=False)
+    seen: list[str] = []
+    try:
+        with grpc.insecure_channel(srv.address) as ch:
+            health = health_pb2_grpc.HealthStub(ch)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline and srv.process.poll() is None:
+                try:
+                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+                except grpc.RpcError as exc:
+                    status = exc.code().name  # not listening yet
+                if not seen or seen[-1] != status:
+                    seen.append(status)
+                if status == "SERVING":
+                    break
+                time.sleep(0.02)
+            assert seen[-1:] == ["SERVING"], (seen, srv.log())
+            reply = eduscore_pb2_grpc.EduScorerStub(ch).Score(
+                pb.ScoreRequest(snippet=pb.Snippet(code="def f():\n    return 1\n")), timeout=5
+            )
+            assert reply.n_tokens > 0 and reply.model_version
+        assert "NOT_SERVING" in seen, seen  # polled while the model loaded
+    finally:
+        assert stop_server(srv) == 0, srv.log()

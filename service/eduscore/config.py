@@ -76,6 +76,15 @@ class Settings:
         "Snippets waiting for the model before unary calls get RESOURCE_EXHAUSTED. A low limit"
         " refuses clients instead of having them wait for too long.",
     )
+    # 64 MiB: a queued snippet lives in its request message and as a str (1 byte a character
+    # for ASCII, 4 if one character is beyond the BMP), so a full budget costs ~130 MiB, ~320 at
+    # worst, on top of the ~1 GiB measured under load: inside the 2 GiB pod limit (deploy/k8s).
+    # --max-queue-size alone would allow 2,048 x 1 MB snippets.
+    max_queue_bytes: int = _f(
+        64 * 1024 * 1024,
+        "UTF-8 bytes of queued code before RESOURCE_EXHAUSTED; bounds the queue's memory when"
+        " snippets are large. At least --max-snippet-bytes, so any valid snippet fits.",
+    )
     max_batch_snippets: int = _f(1024, "Most snippets in one ScoreBatch request.")
     max_snippet_bytes: int = _f(
         1_000_000, "Largest snippet in UTF-8 bytes; larger ones get INVALID_ARGUMENT."
@@ -121,6 +130,7 @@ class Settings:
             "max_batch_size",
             "max_batch_tokens",
             "max_queue_size",
+            "max_queue_bytes",
             "max_batch_snippets",
             "max_snippet_bytes",
             "max_message_bytes",
@@ -132,6 +142,11 @@ class Settings:
         for name in ("max_wait_ms", "grace_period_s", "cache_size", "torch_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must not be negative")
+        if self.max_queue_bytes < self.max_snippet_bytes:
+            raise ValueError(
+                f"max_queue_bytes={self.max_queue_bytes} is below max_snippet_bytes="
+                f"{self.max_snippet_bytes}: a snippet of the allowed size could never be queued"
+            )
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together: set both or neither")
         if self.tls_client_ca and not self.tls_cert:

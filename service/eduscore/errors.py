@@ -17,7 +17,11 @@ class InvalidInput(EduScoreError):
 
 
 class Overloaded(EduScoreError):
-    """The queue is full: the caller should back off and retry."""
+    """The server cannot take the work now: the caller should back off and retry."""
+
+
+class QueueFull(Overloaded):
+    """The queue has no room (snippets or bytes) now; room frees up as batches finish."""
 
 
 class ShuttingDown(EduScoreError):

@@ -78,6 +78,11 @@ batch_size = Histogram(
     "eduscore_batch_size", "Snippets per model call.", buckets=_BATCH_BUCKETS, registry=REGISTRY
 )
 queue_depth = Gauge("eduscore_queue_depth", "Snippets waiting for the model.", registry=REGISTRY)
+queue_bytes = Gauge(
+    "eduscore_queue_bytes",
+    "UTF-8 bytes of code waiting for the model (bounded by --max-queue-bytes).",
+    registry=REGISTRY,
+)
 queue_capacity = Gauge(
     "eduscore_queue_capacity", "Size of the snippet queue (--max-queue-size).", registry=REGISTRY
 )
@@ -108,6 +113,12 @@ cache_hits = Counter("eduscore_cache_hits", "Result-cache hits.", registry=REGIS
 cache_misses = Counter("eduscore_cache_misses", "Result-cache misses.", registry=REGISTRY)
 batch_failures = Counter(
     "eduscore_batch_failures", "Model calls that raised; their items failed.", registry=REGISTRY
+)
+signal_errors = Counter(
+    "eduscore_signal_errors",
+    "Snippets whose signal extraction failed (scored with all-zero signals), by language hint.",
+    ("language",),
+    registry=REGISTRY,
 )
 model_info = Gauge(
     "eduscore_model_info",

@@ -11,8 +11,9 @@ from eduscore.scoring.scorer import ScoreResult
 
 def content_key(code: str, language: str) -> bytes:
     """Key of a snippet's content: the same code with the same hint scores the same."""
-    digest = hashlib.sha256(language.lower().encode())
-    digest.update(b"\0")
+    hint = language.lower().encode("utf-8", "surrogatepass")
+    # Length-prefixed, so no (hint, code) pair can collide with another by moving a separator.
+    digest = hashlib.sha256(len(hint).to_bytes(4, "big") + hint)
     digest.update(code.encode("utf-8", "surrogatepass"))
     return digest.digest()
 

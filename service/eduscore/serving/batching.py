@@ -14,14 +14,14 @@ import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NoReturn
 
 from eduscore import metrics
-from eduscore.errors import DeadlineExpired, Overloaded, ShuttingDown
+from eduscore.errors import DeadlineExpired, EduScoreError, QueueFull, ShuttingDown
 from eduscore.scoring.cache import ResultCache, content_key
 from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
+from eduscore.serving.queue import Pending, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _CHARS_PER_TOKEN = 3
 #: Most of the last model call's duration a batch may wait to fill.
 _WAIT_SHARE = 0.05
+_STOPPED = "the server is shutting down or its model worker stopped; retry on another replica"
+_EXPIRED = "the call's deadline passed while its snippets were queued; allow more time or retry"
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -40,16 +42,6 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
             future.set_result(None)
 
 
-@dataclass(slots=True)
-class _Pending:
-    snippet: Snippet
-    future: asyncio.Future[ScoreResult]
-    key: bytes
-    cost: int
-    enqueued: float
-    deadline: float | None
-
-
 class MicroBatcher:
     """Bounded queue + worker thread between the servicer and a synchronous Scorer.
 
@@ -59,7 +51,8 @@ class MicroBatcher:
         max_batch_tokens: most (estimated) encoder tokens per model call.
         max_wait_ms: longest a batch waits to fill while requests keep arriving (and never
             more than 5 % of the last model call).
-        max_queue_size: queued snippets beyond which `submit` raises Overloaded.
+        max_queue_size: queued snippets beyond which `submit` raises QueueFull.
+        max_queue_bytes: queued code (UTF-8 bytes) beyond which `submit` raises QueueFull.
         cache: optional content-hash result cache, consulted before queueing.
         on_failure: called (from the worker thread) if the worker dies.
     """
@@ -72,6 +65,7 @@ class MicroBatcher:
         max_batch_tokens: int = 16384,
         max_wait_ms: float = 50.0,
         max_queue_size: int = 2048,
+        max_queue_bytes: int = 64 * 1024 * 1024,
         cache: ResultCache | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -79,11 +73,10 @@ class MicroBatcher:
         self.max_batch_size = max_batch_size
         self.max_batch_tokens = max_batch_tokens
         self.max_wait_s = max_wait_ms / 1000.0
-        self.max_queue_size = max_queue_size
         self.cache = cache if cache is not None else ResultCache(0)
         self._on_failure = on_failure
         self._max_cost = scorer.embedder.max_seq_length
-        self._queue: deque[_Pending] = deque()
+        self._queue = WorkQueue(max_queue_size, max_queue_bytes)
         self._cond = threading.Condition()
         self._stopping = False
         self._failure: BaseException | None = None
@@ -94,7 +87,6 @@ class MicroBatcher:
         self._last_seconds = 0.0
         # Moving average of model seconds per snippet, for deadline-aware admission.
         self._item_seconds = 0.0
-        metrics.queue_capacity.set(max_queue_size)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,52 +124,66 @@ class MicroBatcher:
 
     # ---- producer side (event loop) --------------------------------------------------------
     def submit(
-        self, snippets: Sequence[Snippet], *, deadline: float | None = None
+        self, snippets: Sequence[Snippet], *, deadline: float | None = None, waits: bool = False
     ) -> list[asyncio.Future[ScoreResult]]:
-        """Futures for `snippets`, in order; cache hits are already resolved.
+        """Futures for `snippets`, in order; cache hits are already resolved. `waits`: the caller
+        waits for room on QueueFull, so that is no refusal and is not counted as one.
 
         Raises:
-            Overloaded: the queue cannot take all the uncached snippets now.
+            QueueFull: the queue has no room for all the uncached snippets now.
+            Overloaded: the wait ahead exceeds the call's deadline.
             ShuttingDown: the server is draining or the worker has stopped.
         """
         loop = self._loop
-        if loop is None or self._stopping or not self.healthy:
-            raise ShuttingDown("the server is shutting down or its model worker stopped")
+        if loop is None or self._stopping or self._failure is not None:
+            self._refuse(ShuttingDown(_STOPPED), "shutting_down", len(snippets))
         futures: list[asyncio.Future[ScoreResult]] = []
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         now = time.monotonic()
         for snip in snippets:
             fut: asyncio.Future[ScoreResult] = loop.create_future()
             key = content_key(snip.code, snip.language)
             hit = self.cache.get(key)
             if hit is not None:
-                metrics.cache_hits.inc()
                 fut.set_result(hit.at_threshold(hit.threshold, id=snip.id))
             else:
+                size = len(snip.code.encode("utf-8", "surrogatepass"))
                 cost = min(len(snip.code) // _CHARS_PER_TOKEN + 2, self._max_cost)
-                pending.append(_Pending(snip, fut, key, cost, now, deadline))
+                pending.append(Pending(snip, fut, key, cost, size, now, deadline))
             futures.append(fut)
-        if pending:
-            with self._cond:
-                waiting = len(self._queue)
-                if waiting + len(pending) > self.max_queue_size:
-                    raise Overloaded(
-                        f"queue full: {waiting} snippets waiting, {len(pending)} more"
-                        f" exceed --max-queue-size={self.max_queue_size}; retry with backoff"
-                    )
-                # Refuse now what could only time out later: the wait ahead, at the measured
-                # rate, must fit in the caller's deadline.
-                expected = (waiting + len(pending)) * self._item_seconds
-                if deadline is not None and waiting and now + expected > deadline:
-                    raise Overloaded(
-                        f"{waiting} snippets queued ahead: ~{expected:.1f} s of work exceeds"
-                        f" the call's deadline ({deadline - now:.1f} s left); retry later"
-                    )
+        # State is checked under the lock that the dying or stopping worker takes to empty the
+        # queue: checked outside it, an item could land after the queue was failed, and hang.
+        with self._cond:
+            refusal = self._refusal(pending, deadline, now)
+            if refusal is None and pending:
                 self._queue.extend(pending)
-                metrics.queue_depth.set(len(self._queue))
                 self._cond.notify()
-            metrics.cache_misses.inc(len(pending))
+        if refusal is not None:
+            error, reason = refusal
+            if waits and isinstance(error, QueueFull):
+                raise error
+            self._refuse(error, reason, len(snippets))
+        # Counted once admitted, so a refused request moves neither counter.
+        metrics.cache_hits.inc(len(snippets) - len(pending))
+        metrics.cache_misses.inc(len(pending))
         return futures
+
+    def _refusal(
+        self, pending: list[Pending], deadline: float | None, now: float
+    ) -> tuple[EduScoreError, str] | None:
+        """Why `pending` cannot be queued now (with its metrics reason), or None. Under the lock."""
+        if self._stopping or self._failure is not None:
+            return ShuttingDown(_STOPPED), "shutting_down"
+        if not pending:
+            return None
+        refusal = self._queue.refusal(pending, deadline, now, self._item_seconds)
+        return None if refusal is None else (refusal, "overloaded")
+
+    @staticmethod
+    def _refuse(error: EduScoreError, reason: str, n: int) -> NoReturn:
+        """Count `n` refused snippets once, here where the refusal is decided, and raise."""
+        metrics.rejected.labels(reason).inc(n)
+        raise error
 
     async def submit_when_ready(
         self, snippet: Snippet, *, deadline: float | None = None
@@ -186,14 +192,18 @@ class MicroBatcher:
         assert self._space is not None, "start() first"
         while True:
             try:
-                return self.submit([snippet], deadline=deadline)[0]
-            except Overloaded:
+                return self.submit([snippet], deadline=deadline, waits=True)[0]
+            except QueueFull as exc:
+                # Room frees up as batches finish, unless nothing is queued to finish. A wait
+                # longer than the deadline (plain Overloaded) is raised at once: it only grows.
+                if not self._queue:
+                    self._refuse(exc, "overloaded", 1)
                 self._space.clear()
                 await self._space.wait()
 
     # ---- worker thread ---------------------------------------------------------------------
     def _run(self, warm: asyncio.Future[None]) -> None:
-        batch: list[_Pending] | None = []
+        batch: list[Pending] | None = []
         try:
             self.scorer.warmup()
         except BaseException as exc:
@@ -210,15 +220,17 @@ class MicroBatcher:
                     self._process(batch)
         except BaseException as exc:  # the loop itself broke: fail loudly, never hang callers
             log.exception("batcher worker died")
-            self._failure = exc
-            failure = ShuttingDown("the model worker stopped; the server is unhealthy")
+            failure = ShuttingDown(
+                "the model worker stopped; the server is unhealthy: retry on another replica"
+            )
             if batch:
+                metrics.rejected.labels("shutting_down").inc(len(batch))
                 self._resolve(batch, failure)
-            self._fail_queued(failure)
+            self._fail_queued(exc, failure)
             if self._on_failure is not None:
                 self._on_failure(exc)
 
-    def _next_batch(self) -> list[_Pending] | None:
+    def _next_batch(self) -> list[Pending] | None:
         with self._cond:
             while not self._queue:
                 if self._stopping:
@@ -239,34 +251,32 @@ class MicroBatcher:
                         break
                     self._cond.wait(left)
             batch = self._take()
-            metrics.queue_depth.set(len(self._queue))
         self._notify_space()
         return batch
 
-    def _take(self) -> list[_Pending]:
+    def _take(self) -> list[Pending]:
         """Pop up to the count and token caps, skipping abandoned and expired items."""
-        batch: list[_Pending] = []
+        batch: list[Pending] = []
         tokens = 0
         now = time.monotonic()
         while self._queue and len(batch) < self.max_batch_size:
-            item = self._queue[0]
+            item = self._queue.peek()
             if item.future.done():  # the caller cancelled: do not compute it
-                self._queue.popleft()
+                self._queue.pop()
                 metrics.rejected.labels("cancelled").inc()
                 continue
             if item.deadline is not None and item.deadline <= now:
-                self._queue.popleft()
+                self._queue.pop()
                 metrics.rejected.labels("deadline").inc()
-                self._resolve([item], DeadlineExpired("deadline passed while queued"))
+                self._resolve([item], DeadlineExpired(_EXPIRED))
                 continue
             if batch and tokens + item.cost > self.max_batch_tokens:
                 break  # it opens the next batch
-            self._queue.popleft()
-            batch.append(item)
+            batch.append(self._queue.pop())
             tokens += item.cost
         return batch
 
-    def _process(self, batch: list[_Pending]) -> None:
+    def _process(self, batch: list[Pending]) -> None:
         started = time.monotonic()
         for item in batch:
             metrics.queue_wait_seconds.observe(started - item.enqueued)
@@ -295,7 +305,7 @@ class MicroBatcher:
         self._resolve(batch, results)
 
     def _resolve(
-        self, batch: list[_Pending], outcome: Sequence[ScoreResult] | BaseException
+        self, batch: list[Pending], outcome: Sequence[ScoreResult] | BaseException
     ) -> None:
         def apply() -> None:
             for i, item in enumerate(batch):
@@ -317,11 +327,12 @@ class MicroBatcher:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn)
 
-    def _fail_queued(self, exc: BaseException) -> None:
+    def _fail_queued(self, cause: BaseException, error: EduScoreError) -> None:
+        """Mark the worker failed and fail what is queued, atomically for `submit`."""
         with self._cond:
-            items = list(self._queue)
-            self._queue.clear()
-            metrics.queue_depth.set(0)
+            self._failure = cause
+            items = self._queue.clear()
         if items:
-            self._resolve(items, exc)
+            metrics.rejected.labels("shutting_down").inc(len(items))
+            self._resolve(items, error)
         self._notify_space()

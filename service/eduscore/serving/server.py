@@ -25,6 +25,7 @@ from eduscore.errors import (
     DeadlineExpired,
     EduScoreError,
     InvalidInput,
+    ModelLoadError,
     Overloaded,
     ShuttingDown,
 )
@@ -44,32 +45,47 @@ from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["EduScorer"].full_name
-#: The one table from domain error to gRPC status (and metrics reason).
-STATUS_OF: dict[type[EduScoreError], tuple[grpc.StatusCode, str]] = {
-    InvalidInput: (grpc.StatusCode.INVALID_ARGUMENT, "invalid"),
-    Overloaded: (grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded"),
-    ShuttingDown: (grpc.StatusCode.UNAVAILABLE, "shutting_down"),
-    DeadlineExpired: (grpc.StatusCode.DEADLINE_EXCEEDED, "deadline"),
+#: The one table from domain error to gRPC status; a subclass maps as its nearest listed base
+#: (QueueFull as Overloaded). tests/test_errors.py checks that every EduScoreError is covered.
+STATUS_OF: dict[type[EduScoreError], grpc.StatusCode] = {
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    DeadlineExpired: grpc.StatusCode.DEADLINE_EXCEEDED,
+    # Raised while loading, before any RPC is served; listed so no domain error is INTERNAL.
+    ModelLoadError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 
-def status_of(exc: EduScoreError) -> tuple[grpc.StatusCode, str]:
-    for kind, status in STATUS_OF.items():
-        if isinstance(exc, kind):
-            return status
-    return grpc.StatusCode.INTERNAL, "error"
+def status_of(kind: type[BaseException]) -> grpc.StatusCode:
+    """The status of an error type: its nearest base in STATUS_OF, else INTERNAL."""
+    for base in kind.__mro__:
+        if base in STATUS_OF:
+            return STATUS_OF[base]
+    return grpc.StatusCode.INTERNAL
 
 
-async def _abort_for(exc: BaseException, context: grpc.aio.ServicerContext) -> None:
-    """Abort the RPC with the status that `exc` maps to; unknown errors hide their details."""
-    if isinstance(exc, EduScoreError):
-        code, reason = status_of(exc)
-        metrics.rejected.labels(reason).inc()
+async def _abort_for(exc: BaseException, context: grpc.aio.ServicerContext, n: int) -> None:
+    """Abort the RPC with the status that `exc` maps to; unknown errors hide their details.
+
+    Each refused snippet is counted once, where the refusal is decided: the `n` snippets of the
+    RPC here for invalid input and internal errors, queue refusals in the batcher.
+    """
+    code = status_of(type(exc))
+    if code is not grpc.StatusCode.INTERNAL:
+        if isinstance(exc, InvalidInput):
+            metrics.rejected.labels("invalid").inc(n)
         await context.abort(code, str(exc))
     request_id = uuid.uuid4().hex[:12]
     log.error("internal error (request id %s)", request_id, exc_info=exc)
-    metrics.rejected.labels("error").inc()
+    metrics.rejected.labels("error").inc(n)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+
+
+def _n_snippets(request: Any) -> int:
+    if isinstance(request, pb.ScoreBatchRequest):
+        return len(request.snippets)
+    return 1 if isinstance(request, pb.ScoreRequest) else 0
 
 
 def _edge(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,7 +98,7 @@ def _edge(method: Callable[..., Any]) -> Callable[..., Any]:
         except (grpc.aio.AbortError, asyncio.CancelledError):
             raise
         except Exception as exc:
-            await _abort_for(exc, context)
+            await _abort_for(exc, context, _n_snippets(request))
 
     return wrapper
 
@@ -114,8 +130,10 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def _batcher(self) -> MicroBatcher:
+    def _batcher(self, n: int) -> MicroBatcher:
+        """The batcher, or ShuttingDown (its `n` snippets counted) while the model loads."""
         if self.app.batcher is None:
+            metrics.rejected.labels("shutting_down").inc(n)
             raise ShuttingDown("the model is still loading; retry shortly")
         return self.app.batcher
 
@@ -124,7 +142,7 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
         s = self.app.settings
         threshold = validation.threshold_of(request, s.threshold)
         snippet = validation.snippet_of(request.snippet, "snippet", max_bytes=s.max_snippet_bytes)
-        futures = self._batcher().submit([snippet], deadline=_deadline(context))
+        futures = self._batcher(1).submit([snippet], deadline=_deadline(context))
         (result,) = await _gather(futures)
         out = [validation.result_message(result, threshold, snippet.id)]
         _observe(out)
@@ -139,7 +157,7 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
         snippets = validation.batch_of(
             request, max_snippets=s.max_batch_snippets, max_bytes=s.max_snippet_bytes
         )
-        futures = self._batcher().submit(snippets, deadline=_deadline(context))
+        futures = self._batcher(len(snippets)).submit(snippets, deadline=_deadline(context))
         results = await _gather(futures)
         out = [
             validation.result_message(r, threshold, snip.id)
@@ -165,7 +183,7 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
                     snippet = validation.snippet_of(
                         request.snippet, f"{field}.snippet", max_bytes=s.max_snippet_bytes
                     )
-                    fut = await self._batcher().submit_when_ready(
+                    fut = await self._batcher(1).submit_when_ready(
                         snippet, deadline=_deadline(context)
                     )
                     await window.put((fut, threshold, snippet.id))
@@ -183,14 +201,14 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
                 if item is done:
                     break
                 if isinstance(item, BaseException):
-                    await _abort_for(item, context)
+                    await _abort_for(item, context, 1)
                 fut, threshold, snippet_id = item
                 try:
                     result = await fut
                 except (grpc.aio.AbortError, asyncio.CancelledError):
                     raise
                 except Exception as exc:
-                    await _abort_for(exc, context)
+                    await _abort_for(exc, context, 1)
                 out = validation.result_message(result, threshold, snippet_id)
                 _observe([out])
                 yield out
@@ -269,6 +287,9 @@ class App:
 
     async def start(self, scorer: Scorer | None = None) -> None:
         """Listen at once (health NOT_SERVING), load and warm the model, then go SERVING."""
+        # grpc's HealthServicer answers SERVING for "" until told otherwise: say NOT_SERVING
+        # before listening, so no start path (serve() or in-process) is ready before the model.
+        await self.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         s = self.settings
         if s.metrics_port >= 0:
@@ -296,6 +317,7 @@ class App:
             max_batch_tokens=s.max_batch_tokens,
             max_wait_ms=s.max_wait_ms,
             max_queue_size=s.max_queue_size,
+            max_queue_bytes=s.max_queue_bytes,
             cache=ResultCache(s.cache_size),
             on_failure=lambda exc: asyncio.run_coroutine_threadsafe(self._unhealthy(), loop),
         )
@@ -381,7 +403,6 @@ def build_server(settings: Settings, address: str | None = None) -> App:
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then drain within --grace-period-s. Returns the exit code."""
     app = build_server(settings)
-    await app.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)  # until warmed up
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

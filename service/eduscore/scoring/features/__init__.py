@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from eduscore.scoring import signal_errors
 from eduscore.scoring.features import syntax
 from eduscore.scoring.features.formats import (
     CI_RE,
@@ -204,7 +205,8 @@ def extract(code: str, language: str = "") -> dict[str, float]:
     """
     try:
         feats = _extract(code, language)
-    except Exception:
+    except Exception as exc:
+        signal_errors.record(exc, language)
         feats = _zero()
         feats["is_text"] = 1.0
     out: dict[str, float] = {}
