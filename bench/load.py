@@ -29,9 +29,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.stamp import stamp  # noqa: E402
 from eduscore.v1 import eduscore_pb2 as pb  # noqa: E402
 from eduscore.v1 import eduscore_pb2_grpc  # noqa: E402
-from tests.conftest import start_server, stop_server  # noqa: E402
+from tests.conftest import MODEL_DIR, start_server, stop_server  # noqa: E402
 
 _EXPLICIT = {"RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNAVAILABLE"}
 #: float32 on the wire; batch padding may move the last bits of an embedding.
@@ -280,7 +281,8 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        report = run(
+        report = {**stamp(MODEL_DIR)}
+        report |= run(
             args.seconds,
             args.unary,
             args.batchers,

@@ -1,4 +1,4 @@
-"""The largest out-of-fold disagreements of the shipped recipe, grouped by language and kind.
+"""The largest out-of-fold disagreements of the shipped model (its oof.json), by language and kind.
 
     python -m research.error_analysis [--top 40]
 """
@@ -8,21 +8,25 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+from eduscore.training.artifacts import OOF_FILE
 from eduscore.training.evaluation import language_group
-from eduscore.training.heads import EduScoreHead
-from research.harness import CORPUS, corpus, frozen_design, run
+from research.harness import CORPUS, corpus
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--model-dir", type=Path, default=Path("models/current"))
     args = ap.parse_args(argv)
     data = corpus()
     rows = [json.loads(line) for line in CORPUS.open(encoding="utf-8")]
-    oof = run("shipped recipe", EduScoreHead(), frozen_design(data), data).oof
+    saved = json.loads((args.model_dir / OOF_FILE).read_text())
+    by_id = dict(zip(saved["ids"], saved["scores"], strict=True))
+    oof = np.array([by_id[i] for i in data.ids])
     err = oof - data.labels
     worst = np.argsort(-np.abs(err))[: args.top]
     kinds = Counter((language_group(data.languages[i]), rows[i]["kind"], err[i] > 0) for i in worst)

@@ -20,6 +20,9 @@ VARIANTS = {
     "deeper": {"max_leaf_nodes": 31, "max_iter": 400},
     "slower": {"learning_rate": 0.03, "max_iter": 600},
     "leaf10": {"min_samples_leaf": 10},
+    "ridge10": {"embedding_ridge": 10.0},
+    "ridge100": {"embedding_ridge": 100.0},
+    "ridge100_pca32": {"embedding_ridge": 100.0, "n_components": 32},
 }
 
 

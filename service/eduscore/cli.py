@@ -204,7 +204,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate(
         args.data,
-        model_dir=args.model_dir or config.Settings().resolved_model_dir,
+        model_dir=args.model_dir or config.default_model_dir(),
         out_dir=args.out,
         cv=args.cv,
         cache_dir=args.cache_dir,

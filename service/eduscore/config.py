@@ -19,6 +19,8 @@ ENV_PREFIX = "EDUSCORE_"
 SECRET_FIELDS = frozenset({"auth_token"})
 
 
+#: The keep line of the label scale (the rubric's "keep" is label >= 3).
+DEFAULT_THRESHOLD = 3.0
 #: Where a wheel installs the shipped model (pyproject's data-files), under sys.prefix.
 MODEL_DATA_DIR = Path("share") / "eduscore" / "models" / "current"
 
@@ -57,7 +59,9 @@ class Settings:
         " (the model directory's encoder/ if it has one, else the embedded all-MiniLM-L6-v2)."
         " Must match the classifier's encoder weights and dimension.",
     )
-    threshold: float = _f(3.0, "Default keep threshold on the 0-5 scale (requests may override).")
+    threshold: float = _f(
+        DEFAULT_THRESHOLD, "Default keep threshold on the 0-5 scale (requests may override)."
+    )
     max_batch_size: int = _f(
         64,
         "Most snippets per model call. The encoder sorts a call by length and cuts it into"

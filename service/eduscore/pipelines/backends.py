@@ -113,12 +113,12 @@ class LocalBackend:
     inflight = 0
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from eduscore.config import Settings
+        from eduscore.config import DEFAULT_THRESHOLD, default_model_dir
         from eduscore.scoring.scorer import Scorer
 
-        self.threshold = Settings().threshold if args.threshold is None else args.threshold
+        self.threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
         self.scorer = Scorer.load(
-            args.model_dir or Settings().resolved_model_dir,
+            args.model_dir or default_model_dir(),
             encoder=args.encoder,
             threshold=self.threshold,
             batch_size=min(args.batch_size, 64),

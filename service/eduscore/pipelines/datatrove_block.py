@@ -75,11 +75,11 @@ class EduScoreFilterBlock(BaseFilter):
     @property
     def scorer(self) -> Scorer:
         if self._scorer is None:
-            from eduscore.config import Settings
+            from eduscore.config import default_model_dir
             from eduscore.scoring.scorer import Scorer
 
             self._scorer = Scorer.load(
-                self.model_dir or Settings().resolved_model_dir,
+                self.model_dir or default_model_dir(),
                 encoder=self.encoder,
                 threshold=self.threshold,
                 batch_size=self.batch_size,

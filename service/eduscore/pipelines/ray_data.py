@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from eduscore.config import Settings
+from eduscore.config import DEFAULT_THRESHOLD, default_model_dir
 from eduscore.pipelines.rows import invalid_reason, language_hint
 from eduscore.scoring.scorer import Scorer, Snippet
 
@@ -52,7 +52,7 @@ class EduScoreFilter:
     Args:
         model_dir: trained classifier directory; default the shipped model.
         encoder: sentence-transformers directory; default the one the head was trained with.
-        threshold: keep threshold on the 0-5 scale; default `Settings().threshold`.
+        threshold: keep threshold on the 0-5 scale; default `config.DEFAULT_THRESHOLD`.
         code_column: the column holding the code.
         language_column: optional column of language hints ('' = detect).
         batch_size: snippets per encoder call inside one Ray batch.
@@ -70,14 +70,13 @@ class EduScoreFilter:
         batch_size: int = 32,
         torch_threads: int = 0,
     ) -> None:
-        settings = Settings()
-        self.threshold = settings.threshold if threshold is None else threshold
+        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 <= self.threshold <= 5.0:
             raise ValueError(f"threshold={self.threshold} is outside the label scale 0..5")
         self.code_column = code_column
         self.language_column = language_column
         self.scorer = Scorer.load(
-            model_dir or settings.resolved_model_dir,
+            model_dir or default_model_dir(),
             encoder=encoder,
             threshold=self.threshold,
             batch_size=batch_size,

@@ -37,6 +37,18 @@ def save_head(directory: str | Path, head: EduScoreHead, metadata: dict[str, Any
     return out
 
 
+OOF_FILE = "oof.json"
+
+
+def save_oof(directory: str | Path, ids: list[str], scores: Any) -> Path:
+    """The grouped-CV out-of-fold score of every training unit, by id: what error analysis,
+    threshold choices and a cascade's band are fitted on, without re-running the CV."""
+    path = Path(directory) / OOF_FILE
+    doc = {"ids": list(ids), "scores": [round(float(v), 4) for v in scores]}
+    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    return path
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two directories in one step (Linux renameat2); False where the kernel cannot."""
     try:

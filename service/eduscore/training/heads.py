@@ -48,6 +48,7 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         l2_regularization: float = 1.0,
         inner_folds: int = 4,
         cal_eps: float = 0.05,
+        embedding_ridge: float = 0.0,
     ) -> None:
         self.n_signals = n_signals
         self.n_components = n_components
@@ -58,17 +59,20 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         self.l2_regularization = l2_regularization
         self.inner_folds = inner_folds
         self.cal_eps = cal_eps
+        self.embedding_ridge = embedding_ridge
 
-    def _trees(self, n_components: int) -> Any:
+    def _trees(self, n_components: int, lead: int = 0) -> Any:
+        """Trees on the signals (after `lead` stacked columns) and a PCA of the embedding."""
         from sklearn.compose import ColumnTransformer
         from sklearn.decomposition import PCA
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.pipeline import Pipeline
 
-        parts: list[tuple[str, Any, Any]] = [("signals", "passthrough", slice(0, self.n_signals))]
+        n_lead = lead + self.n_signals
+        parts: list[tuple[str, Any, Any]] = [("signals", "passthrough", slice(0, n_lead))]
         if n_components:
             pca = PCA(n_components=n_components, random_state=0)
-            parts.insert(0, ("embedding_pca", pca, slice(self.n_signals, None)))
+            parts.insert(0, ("embedding_pca", pca, slice(n_lead, None)))
         trees = HistGradientBoostingRegressor(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
@@ -80,14 +84,33 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         )
         return Pipeline([("columns", ColumnTransformer(parts)), ("trees", trees)])
 
-    def _regressor(self) -> Any:
-        from sklearn.ensemble import VotingRegressor
+    def _regressor(self, groups: Any) -> Any:
+        from sklearn.ensemble import StackingRegressor, VotingRegressor
 
-        if not self.n_components:
-            return self._trees(0)
-        return VotingRegressor(
-            [("pca", self._trees(self.n_components)), ("signals", self._trees(0))]
+        lead = 1 if self.embedding_ridge else 0
+        trees = (
+            VotingRegressor(
+                [("pca", self._trees(self.n_components, lead)), ("signals", self._trees(0, lead))]
+            )
+            if self.n_components
+            else self._trees(0, lead)
         )
+        if not self.embedding_ridge:
+            return trees
+        # A ridge on the whole embedding sees the directions PCA drops; the trees read its
+        # grouped out-of-fold estimate as one more signal (stacking, Wolpert 1992).
+        splits = list(package_folds(groups, self.inner_folds).split(groups, groups=groups))
+        return StackingRegressor(
+            [("embedding_ridge", self._ridge())], final_estimator=trees, cv=splits, passthrough=True
+        )
+
+    def _ridge(self) -> Any:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.linear_model import Ridge
+        from sklearn.pipeline import Pipeline
+
+        embedding = ColumnTransformer([("embedding", "passthrough", slice(self.n_signals, None))])
+        return Pipeline([("columns", embedding), ("ridge", Ridge(alpha=self.embedding_ridge))])
 
     def fit(
         self, x: npt.NDArray[np.float32], y: npt.NDArray[np.float64], groups: Any = None
@@ -98,9 +121,9 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         groups = np.zeros(len(y)) if groups is None else np.asarray(groups)
         raw = np.zeros(len(y))
         for tr, te in package_folds(groups, self.inner_folds).split(x, y, groups=groups):
-            raw[te] = self._regressor().fit(x[tr], y[tr]).predict(x[te])
+            raw[te] = self._regressor(groups[tr]).fit(x[tr], y[tr]).predict(x[te])
         self.calibration_ = fit_calibration(raw, y, self.cal_eps)
-        self.estimator_ = self._regressor().fit(x, y)
+        self.estimator_ = self._regressor(groups).fit(x, y)
         self.n_features_in_ = x.shape[1]
         return self
 

@@ -180,6 +180,7 @@ def train(
         enc = _encoder_record(embedder, base, finetune)
         meta = _metadata(data, fitted, enc, result.metrics, version, time.monotonic() - started)
         artifacts.save_head(stage, fitted, meta)
+        artifacts.save_oof(stage, data.ids, result.oof)
         title = f"{n_splits}-fold CV grouped by package"
         write_report(stage, result.metrics, data.labels, result.oof, title=title)
         card.write(stage, meta)

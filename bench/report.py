@@ -1,0 +1,119 @@
+"""Regenerate README.md's performance and soak tables from the newest stamped bench results.
+
+    python -m bench.report [--check]
+
+The tables sit between `<!-- bench:begin -->`/`<!-- bench:end -->` and `<!-- soak:begin -->`/
+`<!-- soak:end -->`; nothing else in the README is touched. `--check` exits 1 when the README
+is not what the newest results give (a stale table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+
+
+def newest(kind: str) -> tuple[Path, dict[str, Any]] | None:
+    """The newest stamped result of a kind ('bench': has rows; 'soak': has outcomes)."""
+    found = []
+    for path in RESULTS.glob("*.json"):
+        doc = json.loads(path.read_text())
+        if "commit" in doc and ("rows" in doc if kind == "bench" else "outcomes" in doc):
+            found.append((doc["date"], path.name, path, doc))
+    if not found:
+        return None
+    _, _, path, doc = max(found)
+    return path, doc
+
+
+def _header(path: Path, r: dict[str, Any]) -> str:
+    m = r["machine"]
+    return (
+        f"`{path.relative_to(ROOT)}`: commit `{r['commit'][:12]}`, model `{r['model_version']}`,"
+        f" tier {r['tier']} on {r['device']}, {m['cpus']} cores ({m['cpu_model']}),"
+        f" {m['memory_gib']} GiB, {r['date'][:10]}."
+    )
+
+
+def bench_table(path: Path, r: dict[str, Any]) -> str:
+    c, st = r["ceiling"], r["stages_s"]
+    lines = [
+        _header(path, r),
+        "",
+        "| scenario | snippets/s | × ceiling | p50 / p95 / p99 ms |",
+        "|---|---|---|---|",
+        f"| ceiling: in-process Scorer, best batch | {c['best']:.1f} | 1.00 | |",
+    ]
+    for row in r["rows"]:
+        lat = (
+            f"{row['p50_ms']:.0f} / {row['p95_ms']:.0f} / {row['p99_ms']:.0f}"
+            if "p50_ms" in row
+            else ""
+        )
+        lines.append(f"| {row['scenario']} | {row['per_s']:.1f} | {row['ratio']:.2f} | {lat} |")
+    lines += [
+        "",
+        f"Per stage over the set (in-process, batch 64, best of 3): encoder {st['encoder']:.2f} s,"
+        f" signals {st['signals']:.2f} s (parsers included), head {st['head']:.3f} s: the whole"
+        f" scorer costs {st['total_over_encoder']:.3f}× the encoder's forward passes. Idle single"
+        f" snippet: {r['single_p50_ms']:.1f} ms served vs {c['single_p50_ms']:.1f} ms in-process."
+        f" The same set sent twice: {r['cache']['speedup']:.0f}× (the result cache). Server peak"
+        f" RSS {r['server_peak_rss_mib']:.0f} MiB.",
+    ]
+    return "\n".join(lines)
+
+
+def soak_table(path: Path, r: dict[str, Any]) -> str:
+    rss, out = r["rss_mib"], r["outcomes"]
+    slope = rss.get("second_half_slope_mib_per_min") or float("nan")
+    refused = ", ".join(f"{v} {k}" for k, v in sorted(out.items()) if k != "OK") or "none"
+    return "\n".join(
+        [
+            _header(path, r),
+            "",
+            "| seconds | clients (unary/batch/stream) | requests | OK | refused | scored |"
+            " crossed | RSS start → max MiB | late slope MiB/min |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {r['seconds']:.0f} | {r['clients']['unary']}/{r['clients']['batch']}/"
+            f"{r['clients']['stream']} | {sum(r['requests'].values())} | {out.get('OK', 0)} |"
+            f" {refused} | {r['items_scored']} | {r['mismatched']} | {rss['start']:.0f} →"
+            f" {rss['max']:.0f} | {slope:+.2f} |",
+            "",
+            f"Healthy afterwards: {r['healthy_after']}; unexplained errors:"
+            f" {r['unexplained_errors'] or 'none'}.",
+        ]
+    )
+
+
+def render(text: str) -> str:
+    for kind, table in (("bench", bench_table), ("soak", soak_table)):
+        found = newest(kind)
+        body = table(*found) if found else f"(no stamped {kind} result yet)"
+        pattern = re.compile(rf"(<!-- {kind}:begin -->\n).*?(<!-- {kind}:end -->)", re.S)
+        text = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if the README is stale")
+    args = ap.parse_args(argv)
+    text = README.read_text()
+    new = render(text)
+    if args.check:
+        return 0 if new == text else 1
+    README.write_text(new)
+    print("README.md tables regenerated" if new != text else "README.md already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
