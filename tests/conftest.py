@@ -40,6 +40,7 @@ class RunningServer:
     metrics_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    http_url: str = ""  # the HTTP/JSON API, e.g. http://127.0.0.1:8123
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -64,7 +65,7 @@ def wait_serving(address: str, process: subprocess.Popen[bytes], log_path: Path)
 
 def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
     """`python -m eduscore serve` on free loopback ports; returns once health is SERVING."""
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, http_port = free_port(), free_port(), free_port()
     log_path = tmp / f"server-{port}.log"
     cmd = [
         sys.executable,
@@ -79,6 +80,8 @@ def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> R
         "127.0.0.1",
         "--metrics-port",
         str(metrics_port),
+        "--http-port",
+        str(http_port),
         *extra,
     ]
     process = subprocess.Popen(
@@ -93,7 +96,13 @@ def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> R
     except BaseException:
         process.kill()
         raise
-    return RunningServer(address, f"http://127.0.0.1:{metrics_port}/metrics", process, log_path)
+    return RunningServer(
+        address,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        process,
+        log_path,
+        http_url=f"http://127.0.0.1:{http_port}",
+    )
 
 
 def stop_server(server: RunningServer, timeout_s: float = 60) -> int:

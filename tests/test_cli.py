@@ -75,7 +75,16 @@ def test_score_reads_stdin_and_reports_errors(server) -> None:
 
 def test_serve_with_missing_model_fails_fast(tmp_path: Path) -> None:
     out = run(
-        "serve", "--port", "0", "--metrics-port", "-1", "--model-dir", str(tmp_path), timeout=120
+        "serve",
+        "--port",
+        "0",
+        "--metrics-port",
+        "-1",
+        "--http-port",
+        "-1",
+        "--model-dir",
+        str(tmp_path),
+        timeout=120,
     )
     assert out.returncode == 1
     assert "metadata.json" in out.stderr and str(tmp_path) in out.stderr
