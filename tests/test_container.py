@@ -201,12 +201,13 @@ def container(
     name = f"eduscore-test-{os.getpid()}"
     subprocess.run([buildah, "rm", name], capture_output=True, check=False)
     _run([buildah, "from", "--pull-never", "--name", name, image], 120)
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, http_port = free_port(), free_port(), free_port()
     env = {
         "EDUSCORE_HOST": "127.0.0.1",
         "EDUSCORE_PORT": str(port),
         "EDUSCORE_METRICS_HOST": "127.0.0.1",
         "EDUSCORE_METRICS_PORT": str(metrics_port),
+        "EDUSCORE_HTTP_PORT": str(http_port),
     }
     command = [*config["Entrypoint"], *config["Cmd"]]
     log_path = tmp_path_factory.mktemp("container") / "server.log"
@@ -233,7 +234,7 @@ def container(
 
 def test_image_config(buildah: str, image: str, config: dict) -> None:
     assert config["User"] == "10001:10001"
-    assert {"50051/tcp", "9100/tcp"} <= set(config["ExposedPorts"])
+    assert {"50051/tcp", "9100/tcp", "8000/tcp"} <= set(config["ExposedPorts"])
     assert config["StopSignal"] == "SIGTERM"
     assert "eduscore.healthcheck" in " ".join(config["Healthcheck"]["Test"])
     env = dict(item.split("=", 1) for item in config["Env"])

@@ -6,13 +6,11 @@ import http.client
 import json
 import ssl
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
 import pytest
-import pytest_asyncio
 import schemathesis
 from google.protobuf.json_format import MessageToDict
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +22,6 @@ from eduscore.serving.server import App, build_server
 from eduscore.v1 import eduscore_pb2 as pb
 
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
-from .test_reliability import _certs
 
 TOL = 1e-5  # JSON prints a float32 in its shortest form; gRPC hands over the float32 itself
 
@@ -199,7 +196,7 @@ def test_body_over_max_message_bytes_is_413(server) -> None:
 
 
 def test_passed_deadline_is_504(server) -> None:
-    snippets = [{"code": f"x_{uuid.uuid4().hex} = {i}"} for i in range(100)]
+    snippets = [{"code": f"x_{uuid.uuid4().hex} = {i}"} for i in range(64)]
     status, _, reply = call(
         server.http_url,
         "POST",
@@ -288,33 +285,7 @@ def test_api_conforms_to_its_openapi_document(api_schema, server, method, path) 
     check()
 
 
-# ---- one in-process server for what the session server is not configured for: token, TLS, a
-# tiny queue; the model is the session's in-process Scorer (no second load) --------------------
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def secure(scorer, tmp_path_factory: pytest.TempPathFactory):
-    tmp: Path = tmp_path_factory.mktemp("https")
-    certs = _certs(tmp)
-    app = build_server(
-        Settings(
-            host="127.0.0.1",
-            metrics_port=-1,
-            http_port=0,
-            auth_token="s3cret",
-            tls_cert=str(tmp / "server_cert.pem"),
-            tls_key=str(tmp / "server_key.pem"),
-            max_queue_size=8,
-            max_batch_size=4,
-            cache_size=0,
-        ),
-        "127.0.0.1:0",
-    )
-    await app.start(scorer=scorer)
-    ctx = ssl.create_default_context(cadata=certs["ca"].decode())
-    ctx.check_hostname = False  # the certificate names localhost; we dial 127.0.0.1
-    yield app, ctx
-    await app.stop(1)
+# ---- the session's in-process server with a token, TLS and a tiny queue (conftest.secure) ------
 
 
 async def _async_call(*args: Any, **kw: Any) -> tuple[int, dict[str, str], Any]:
@@ -324,9 +295,8 @@ async def _async_call(*args: Any, **kw: Any) -> tuple[int, dict[str, str], Any]:
 
 
 async def test_https_with_token(secure) -> None:
-    app, ctx = secure
-    base = f"https://127.0.0.1:{app.http_port}"
-    auth = {"Authorization": "Bearer s3cret"}
+    base, ctx = secure.https_url, secure.ssl_context
+    auth = {"Authorization": f"Bearer {secure.token}"}
     body = {"snippet": {"code": TEXTBOOK}}
     status, _, reply = await _async_call(base, "POST", "/v1/score", body, headers=auth, context=ctx)
     assert status == 200 and reply["score"] > 0
@@ -340,19 +310,18 @@ async def test_https_with_token(secure) -> None:
     assert (await _async_call(base, "GET", "/healthz", context=ctx))[0] == 200
     assert (await _async_call(base, "GET", "/openapi.json", context=ctx))[0] == 200
     with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
-        await _async_call(f"http://127.0.0.1:{app.http_port}", "GET", "/healthz")
+        await _async_call(f"http://127.0.0.1:{secure.app.http_port}", "GET", "/healthz")
 
 
 async def test_full_queue_is_429_with_retry_after(secure) -> None:
-    app, ctx = secure
     snippets = [{"code": f"y_{uuid.uuid4().hex} = {i}"} for i in range(9)]  # queue holds 8
     status, headers, reply = await _async_call(
-        f"https://127.0.0.1:{app.http_port}",
+        secure.https_url,
         "POST",
         "/v1/score_batch",
         {"snippets": snippets},
-        headers={"Authorization": "Bearer s3cret"},
-        context=ctx,
+        headers={"Authorization": f"Bearer {secure.token}"},
+        context=secure.ssl_context,
     )
     assert status == 429 and reply["code"] == "RESOURCE_EXHAUSTED"
     assert "--max-queue-size=8" in reply["message"] and int(headers["Retry-After"]) >= 1
