@@ -68,7 +68,6 @@ def _run(venv: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
     )
 
 
-@pytest.mark.slow
 def test_client_only_install_scores_without_torch(client_venv: Path, server, stub) -> None:
     no_torch = _run(client_venv, "python", "-c", "import torch")
     assert no_torch.returncode != 0 and "No module named 'torch'" in no_torch.stderr
