@@ -221,7 +221,13 @@ def container(
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     address = f"127.0.0.1:{port}"
-    server = RunningServer(address, f"http://127.0.0.1:{metrics_port}/metrics", process, log_path)
+    server = RunningServer(
+        address,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        process,
+        log_path,
+        http_url=f"http://127.0.0.1:{http_port}",
+    )
     try:
         wait_serving(address, process, log_path)
         yield server, name
@@ -241,6 +247,7 @@ def test_image_config(buildah: str, image: str, config: dict) -> None:
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["EDUSCORE_MODEL_DIR"] == "/app/models/current"
     assert float(env["EDUSCORE_GRACE_PERIOD_S"]) > 0
+    assert env["EDUSCORE_HTTP_PORT"] == "8000"
     assert config["Entrypoint"] == ["eduscore"] and config["Cmd"] == ["serve"]
     listing = json.loads(_run([buildah, "images", "--json", image], 60))
     size = listing[0]["size"]
@@ -282,6 +289,12 @@ def test_container_serves_scores_and_metrics(
         assert result.keep, result
         generated = stub.Score(pb.ScoreRequest(snippet=pb.Snippet(code=GENERATED)), timeout=60)
         assert generated.score + 1.0 < result.score, (generated, result)
+
+    # The HTTP/JSON API of the same process (aiohttp is in the image's `server` extra).
+    body = json.dumps({"snippet": {"id": "h", "code": TEXTBOOK}}).encode()
+    request = urllib.request.Request(f"{server.http_url}/v1/score", data=body, method="POST")
+    over_http = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    assert over_http["id"] == "h" and abs(over_http["score"] - result.score) < 1e-4
 
     body = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
     samples = {
