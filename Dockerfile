@@ -3,7 +3,7 @@
 # without network access (HF_HUB_OFFLINE=1) and runs as an unprivileged user.
 #
 #   docker build -t eduscore .
-#   docker run --rm --stop-timeout 30 -p 50051:50051 -p 9100:9100 eduscore
+#   docker run --rm --stop-timeout 30 -p 50051:50051 -p 9100:9100 -p 8000:8000 eduscore
 #
 # Build arguments:
 #   BASE_IMAGE        a Debian-based image with Python 3.11 (default python:3.11-slim). Without an
@@ -38,12 +38,12 @@ RUN set -eu; \
         "torch==${TORCH_VERSION}+cpu"; \
     fi
 
-# 2. The dependencies alone, from pyproject.toml and an empty package: this layer is reused
-#    while only the code changes.
+# 2. The server's dependencies alone (extra `server`), from pyproject.toml and an empty package:
+#    this layer is reused while only the code changes.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 RUN mkdir -p service/eduscore && touch service/eduscore/__init__.py \
-    && pip install . && pip uninstall -y eduscore && rm -rf service build
+    && pip install '.[server]' && pip uninstall -y eduscore && rm -rf service build
 
 # 3. The service itself.
 COPY service ./service
@@ -75,6 +75,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     EDUSCORE_LOG_FORMAT=json \
     EDUSCORE_PORT=50051 \
     EDUSCORE_METRICS_PORT=9100 \
+    EDUSCORE_HTTP_PORT=8000 \
     EDUSCORE_GRACE_PERIOD_S=20
 RUN groupadd --system --gid 10001 eduscore \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /app \
@@ -91,7 +92,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY models/current /app/models/current
 WORKDIR /app
 USER 10001:10001
-EXPOSE 50051 9100
+EXPOSE 50051 9100 8000
 # SIGTERM drains: health goes NOT_SERVING, new RPCs are refused and in-flight ones get
 # EDUSCORE_GRACE_PERIOD_S (20 s). Give the runtime more than that before it kills:
 # `docker run --stop-timeout 30`, compose `stop_grace_period: 30s`, k8s' default 30 s.

@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,ray,datatrove]'
+	$(PY) -m pip install -q -e '.[server,train,dev,ray,datatrove]'
 	touch $@
 
-install: $(STAMP)  ## create .venv with eduscore, CPU PyTorch and the dev tools
+install: $(STAMP)  ## create .venv with eduscore (every extra), CPU PyTorch and the dev tools
 
 proto: $(STAMP)  ## regenerate service/eduscore/v1 from proto/
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=service --pyi_out=service \

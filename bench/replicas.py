@@ -32,8 +32,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from eduscore.client import EduScoreClient  # noqa: E402
 from eduscore.pipelines import filtering  # noqa: E402
-from eduscore.serving.client import EduScoreClient  # noqa: E402
 from tests.conftest import CORPUS, start_server, stop_server  # noqa: E402
 
 CONFIGS: list[tuple[str, int, tuple[str, ...]]] = [

@@ -6,15 +6,18 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +43,7 @@ class RunningServer:
     metrics_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    http_url: str = ""  # the HTTP/JSON API, e.g. http://127.0.0.1:8123
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -67,7 +71,7 @@ def start_server(
 ) -> RunningServer:
     """`python -m eduscore serve` on free loopback ports; returns once health is SERVING
     (at once with `wait=False`)."""
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, http_port = free_port(), free_port(), free_port()
     log_path = tmp / f"server-{port}.log"
     cmd = [
         sys.executable,
@@ -82,6 +86,8 @@ def start_server(
         "127.0.0.1",
         "--metrics-port",
         str(metrics_port),
+        "--http-port",
+        str(http_port),
         *extra,
     ]
     process = subprocess.Popen(
@@ -97,7 +103,13 @@ def start_server(
     except BaseException:
         process.kill()
         raise
-    return RunningServer(address, f"http://127.0.0.1:{metrics_port}/metrics", process, log_path)
+    return RunningServer(
+        address,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        process,
+        log_path,
+        http_url=f"http://127.0.0.1:{http_port}",
+    )
 
 
 def stop_server(server: RunningServer, timeout_s: float = 60) -> int:
@@ -136,3 +148,50 @@ def scorer():
     from eduscore.scoring.scorer import Scorer
 
     return Scorer.load(str(MODEL_DIR))
+
+
+@dataclass
+class SecureServer:
+    """An in-process server with what the session server lacks: a token, TLS, a tiny queue."""
+
+    app: Any
+    token: str
+    ca: bytes
+    ssl_context: ssl.SSLContext
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.app.http_port}"
+
+    @property
+    def address(self) -> str:
+        return f"localhost:{self.app.port}"  # the certificate's name
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def secure(scorer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SecureServer]:
+    """Built on the in-process `scorer` (no second model load); gRPC and HTTP on free ports."""
+    from eduscore.config import Settings
+    from eduscore.serving.server import build_server
+
+    from .test_reliability import _certs
+
+    tmp = tmp_path_factory.mktemp("secure")
+    certs = _certs(tmp)
+    settings = Settings(
+        host="127.0.0.1",
+        metrics_port=-1,
+        http_port=0,
+        auth_token="s3cret",
+        tls_cert=str(tmp / "server_cert.pem"),
+        tls_key=str(tmp / "server_key.pem"),
+        max_queue_size=8,
+        max_batch_size=4,
+        cache_size=0,
+    )
+    app = build_server(settings, "127.0.0.1:0")
+    await app.start(scorer=scorer)
+    ctx = ssl.create_default_context(cadata=certs["ca"].decode())
+    ctx.check_hostname = False  # the certificate names localhost; HTTP tests dial 127.0.0.1
+    yield SecureServer(app, settings.auth_token, certs["ca"], ctx)
+    await app.stop(1)

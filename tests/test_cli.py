@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from .snippets import SETTINGS, TEXTBOOK
@@ -73,9 +74,52 @@ def test_score_reads_stdin_and_reports_errors(server) -> None:
     assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr
 
 
+def test_score_reports_bad_rows_and_goes_on(server, tmp_path: Path) -> None:
+    jsonl = tmp_path / "rows.jsonl"
+    lines = [
+        json.dumps({"id": "a", "code": TEXTBOOK}),
+        '{"id": "broken", "code": ',
+        json.dumps({"id": "blank", "code": "   "}),
+        json.dumps({"id": "nocode"}),
+        json.dumps({"id": "b", "code": SETTINGS}),
+    ]
+    jsonl.write_text("\n".join(lines) + "\n")
+    out = run("score", str(jsonl), "--server", server.address)
+    assert out.returncode == 1
+    assert [json.loads(line)["id"] for line in out.stdout.splitlines()] == ["a", "b"]
+    assert f"{jsonl}:2: not valid JSON" in out.stderr
+    assert f"{jsonl}:3: code: is empty or whitespace only" in out.stderr
+    assert "INVALID_ARGUMENT" in out.stderr
+    assert f"{jsonl}:4: needs a string field 'code'" in out.stderr
+    assert "3 bad row(s) skipped" in out.stderr and "Traceback" not in out.stderr
+
+    stop = run("score", str(jsonl), "--server", server.address, "--fail-fast")
+    assert stop.returncode == 1
+    assert [json.loads(line)["id"] for line in stop.stdout.splitlines()] == ["a"]
+    assert f"{jsonl}:2:" in stop.stderr and f"{jsonl}:3:" not in stop.stderr
+
+
+def test_score_timeout_takes_effect(server, tmp_path: Path) -> None:
+    jsonl = tmp_path / "many.jsonl"
+    rows = [{"id": str(i), "code": f"v_{uuid.uuid4().hex} = {i}"} for i in range(64)]
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = run("score", str(jsonl), "--server", server.address, "--timeout-s", "0.001")
+    assert out.returncode == 1 and out.stdout == ""
+    assert "DEADLINE_EXCEEDED" in out.stderr
+
+
 def test_serve_with_missing_model_fails_fast(tmp_path: Path) -> None:
     out = run(
-        "serve", "--port", "0", "--metrics-port", "-1", "--model-dir", str(tmp_path), timeout=120
+        "serve",
+        "--port",
+        "0",
+        "--metrics-port",
+        "-1",
+        "--http-port",
+        "-1",
+        "--model-dir",
+        str(tmp_path),
+        timeout=120,
     )
     assert out.returncode == 1
     assert "metadata.json" in out.stderr and str(tmp_path) in out.stderr

@@ -201,12 +201,13 @@ def container(
     name = f"eduscore-test-{os.getpid()}"
     subprocess.run([buildah, "rm", name], capture_output=True, check=False)
     _run([buildah, "from", "--pull-never", "--name", name, image], 120)
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, http_port = free_port(), free_port(), free_port()
     env = {
         "EDUSCORE_HOST": "127.0.0.1",
         "EDUSCORE_PORT": str(port),
         "EDUSCORE_METRICS_HOST": "127.0.0.1",
         "EDUSCORE_METRICS_PORT": str(metrics_port),
+        "EDUSCORE_HTTP_PORT": str(http_port),
     }
     command = [*config["Entrypoint"], *config["Cmd"]]
     log_path = tmp_path_factory.mktemp("container") / "server.log"
@@ -220,7 +221,13 @@ def container(
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     address = f"127.0.0.1:{port}"
-    server = RunningServer(address, f"http://127.0.0.1:{metrics_port}/metrics", process, log_path)
+    server = RunningServer(
+        address,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        process,
+        log_path,
+        http_url=f"http://127.0.0.1:{http_port}",
+    )
     try:
         wait_serving(address, process, log_path)
         yield server, name
@@ -233,13 +240,14 @@ def container(
 
 def test_image_config(buildah: str, image: str, config: dict) -> None:
     assert config["User"] == "10001:10001"
-    assert {"50051/tcp", "9100/tcp"} <= set(config["ExposedPorts"])
+    assert {"50051/tcp", "9100/tcp", "8000/tcp"} <= set(config["ExposedPorts"])
     assert config["StopSignal"] == "SIGTERM"
     assert "eduscore.healthcheck" in " ".join(config["Healthcheck"]["Test"])
     env = dict(item.split("=", 1) for item in config["Env"])
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["EDUSCORE_MODEL_DIR"] == "/app/models/current"
     assert float(env["EDUSCORE_GRACE_PERIOD_S"]) > 0
+    assert env["EDUSCORE_HTTP_PORT"] == "8000"
     assert config["Entrypoint"] == ["eduscore"] and config["Cmd"] == ["serve"]
     listing = json.loads(_run([buildah, "images", "--json", image], 60))
     size = listing[0]["size"]
@@ -281,6 +289,12 @@ def test_container_serves_scores_and_metrics(
         assert result.keep, result
         generated = stub.Score(pb.ScoreRequest(snippet=pb.Snippet(code=GENERATED)), timeout=60)
         assert generated.score + 1.0 < result.score, (generated, result)
+
+    # The HTTP/JSON API of the same process (aiohttp is in the image's `server` extra).
+    body = json.dumps({"snippet": {"id": "h", "code": TEXTBOOK}}).encode()
+    request = urllib.request.Request(f"{server.http_url}/v1/score", data=body, method="POST")
+    over_http = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    assert over_http["id"] == "h" and abs(over_http["score"] - result.score) < 1e-4
 
     body = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
     samples = {

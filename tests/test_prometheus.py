@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -195,6 +196,18 @@ def _drive_traffic(address: str) -> None:
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def _drive_http(base: str) -> None:
+    """The HTTP/JSON API's panels need a request or two (an OK score and a 400)."""
+    for body in ({"snippet": {"code": TEXTBOOK}}, {"snippet": {"code": " "}}):
+        req = urllib.request.Request(
+            f"{base}/v1/score", data=json.dumps(body).encode(), method="POST"
+        )
+        try:
+            urllib.request.urlopen(req, timeout=60).read()
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400
+
+
 def dashboard_exprs() -> dict[str, str]:
     """`panel title [refId]` -> PromQL of every target of every panel (rows included)."""
     board = json.loads(DASHBOARD.read_text())
@@ -275,6 +288,7 @@ def test_every_dashboard_and_rule_expression_returns_data(
     assert len(dashboard_exprs()) >= 20
 
     _drive_traffic(server.address)
+    _drive_http(server.http_url)
     # Until each expression has a finite sample: rates need two scrapes after the traffic, the
     # recorded series one rule evaluation.
     results: dict[str, list[dict[str, Any]]] = {}

@@ -150,7 +150,7 @@ def _varint(n: int) -> bytes:
 
 
 async def _start(scorer: Scorer, **overrides: object) -> App:
-    app = build_server(Settings(metrics_port=-1, **overrides), "127.0.0.1:0")
+    app = build_server(Settings(metrics_port=-1, http_port=-1, **overrides), "127.0.0.1:0")
     await app.start(scorer=scorer)
     return app
 

@@ -7,8 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from eduscore import __version__, config, logs
 from eduscore.errors import EduScoreError
@@ -17,19 +16,12 @@ from eduscore.pipelines import filtering  # light: its heavy imports happen in r
 log = logging.getLogger("eduscore")
 
 CORPUS = "../shared/data/edu-annotations/corpus.jsonl"
-_EXTENSIONS = {
-    ".py": "python",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".json": "json",
-    ".toml": "toml",
-    ".ini": "ini",
-    ".cfg": "ini",
-    ".sh": "shell",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".md": "markdown",
-    ".txt": "text",
+#: The install extra each command's dependencies come with (`pip install 'eduscore[...]'`).
+_EXTRA_OF = {
+    "serve": "server",
+    "filter": "server",
+    "train": "server,train",
+    "evaluate": "server,train",
 }
 
 
@@ -52,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _client_flags(score)
     score.add_argument("--threshold", type=float, default=None, help="keep threshold (0-5)")
+    score.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first bad row (default: report it on stderr, go on, exit 1 at the end)",
+    )
 
     filtering.add_arguments(
         sub.add_parser("filter", help="keep the educational rows of a JSONL/Parquet dataset")
@@ -97,7 +94,9 @@ def _client_flags(p: argparse.ArgumentParser) -> None:
         " default localhost:50051]",
     )
     p.add_argument("--token", default=None, help="bearer token [env: EDUSCORE_AUTH_TOKEN]")
-    p.add_argument("--timeout-s", type=float, default=60.0, help="per-call deadline")
+    p.add_argument(
+        "--timeout-s", type=float, default=60.0, help="deadline of each call, retries included"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        extra = _EXTRA_OF.get(args.command)
+        if extra is None or not exc.name or exc.name.split(".")[0] == "eduscore":
+            raise
+        print(
+            f"eduscore {args.command}: needs {exc.name!r}, which this install lacks:"
+            f" pip install 'eduscore[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -129,51 +138,10 @@ def _serve(args: argparse.Namespace) -> int:
     return asyncio.run(serve(settings))
 
 
-def _read_snippets(inputs: Sequence[str]) -> Iterator[tuple[str, str, str]]:
-    """(id, code, language) from JSONL files/stdin, or whole source files."""
-    for name in inputs:
-        if name == "-" or name.endswith(".jsonl"):
-            stream = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
-            with stream:
-                for n, line in enumerate(stream, 1):
-                    if line.strip():
-                        row = json.loads(line)
-                        yield (
-                            str(row.get("id", f"{name}:{n}")),
-                            row["code"],
-                            row.get("language", ""),
-                        )
-        else:
-            path = Path(name)
-            yield (
-                name,
-                path.read_text(encoding="utf-8", errors="replace"),
-                _EXTENSIONS.get(path.suffix.lower(), ""),
-            )
-
-
 def _score(args: argparse.Namespace) -> int:
-    import grpc
-    from google.protobuf.json_format import MessageToDict
+    from eduscore.pipelines import score
 
-    from eduscore.serving.client import EduScoreClient, SnippetIn
-
-    servers = args.server or [os.environ.get("EDUSCORE_SERVER", "localhost:50051")]
-    token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
-    snippets = (
-        SnippetIn(code=c, id=i, language=lang) for i, c, lang in _read_snippets(args.inputs)
-    )
-    with EduScoreClient(servers, timeout_s=args.timeout_s, token=token) as client:
-        try:
-            for res in client.score_stream(snippets, threshold=args.threshold):
-                row = MessageToDict(
-                    res, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-                )
-                print(json.dumps(row), flush=True)
-        except grpc.RpcError as exc:
-            print(f"eduscore score: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
-    return 0
+    return score.run(args)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -50,6 +50,11 @@ class Settings:
     port: int = _f(50051, "gRPC port (0 picks a free one).")
     metrics_host: str = _f("0.0.0.0", "Address of the Prometheus /metrics HTTP endpoint.")
     metrics_port: int = _f(9100, "Port of /metrics (0 picks a free one, -1 disables it).")
+    http_port: int = _f(
+        8000,
+        "Port of the HTTP/JSON API on --host (0 picks a free one, -1 disables it); same model,"
+        " limits, token and TLS as gRPC.",
+    )
     model_dir: str = _f(
         "", "Directory of the trained classifier (metadata.json + head). Default: the shipped one."
     )
@@ -123,9 +128,9 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for name in ("port", "metrics_port"):
+        for name in ("port", "metrics_port", "http_port"):
             value = getattr(self, name)
-            low = -1 if name == "metrics_port" else 0
+            low = -1 if name in ("metrics_port", "http_port") else 0
             if not low <= value <= 65535:
                 raise ValueError(f"{name}={value} is not a port: use {low}..65535")
         if not (math.isfinite(self.threshold) and 0.0 <= self.threshold <= 5.0):

@@ -134,3 +134,19 @@ for _reason in REJECT_REASONS:
     rejected.labels(_reason)
 for _decision in ("keep", "drop"):
     decisions.labels(_decision)
+
+# The HTTP/JSON API: the names of the Prometheus HTTP conventions; `path` is the route template
+# (never the raw URL, whose cardinality a caller controls), `code` the HTTP status.
+http_requests = Counter(
+    "http_requests",
+    "HTTP requests completed, by method, route and status.",
+    ("method", "path", "code"),
+    registry=REGISTRY,
+)
+http_request_seconds = Histogram(
+    "http_request_duration_seconds",
+    "Latency of HTTP requests, by method and route.",
+    ("method", "path"),
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)

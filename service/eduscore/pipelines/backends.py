@@ -32,10 +32,14 @@ class RemoteBackend:
     """ScoreBatch calls on a thread pool; several in flight keep every replica's queue full."""
 
     def __init__(self, args: argparse.Namespace, servers: list[str]) -> None:
-        from eduscore.serving.client import EduScoreClient
+        import grpc
+
+        from eduscore.client import EduScoreClient, RetryPolicy
 
         token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
-        self.client = EduScoreClient(servers, timeout_s=args.timeout_s, token=token)
+        # Overload is retried below, with longer waits than a single call's.
+        retry = RetryPolicy(codes=frozenset({grpc.StatusCode.UNAVAILABLE}))
+        self.client = EduScoreClient(servers, timeout_s=args.timeout_s, token=token, retry=retry)
         try:
             self.client.wait_ready(timeout_s=args.connect_timeout_s)
         except Exception as exc:  # grpc.FutureTimeoutError: nothing answers at any address
@@ -68,7 +72,7 @@ class RemoteBackend:
     def _score(self, snippets: list[tuple[str, str, str]]) -> list[Judgement]:
         import grpc
 
-        from eduscore.serving.client import SnippetIn
+        from eduscore.client import SnippetIn
 
         batch = [SnippetIn(code=c, id=i, language=lang) for i, c, lang in snippets]
         for attempt in range(10):

@@ -131,40 +131,17 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
         self.app = app
 
     def _batcher(self, n: int) -> MicroBatcher:
-        """The batcher, or ShuttingDown (its `n` snippets counted) while the model loads."""
-        if self.app.batcher is None:
-            metrics.rejected.labels("shutting_down").inc(n)
-            raise ShuttingDown("the model is still loading; retry shortly")
-        return self.app.batcher
+        return batcher_of(self.app, n)
 
     @_edge
     async def Score(self, request: pb.ScoreRequest, context: Any) -> pb.ScoreResult:
-        s = self.app.settings
-        threshold = validation.threshold_of(request, s.threshold)
-        snippet = validation.snippet_of(request.snippet, "snippet", max_bytes=s.max_snippet_bytes)
-        futures = self._batcher(1).submit([snippet], deadline=_deadline(context))
-        (result,) = await _gather(futures)
-        out = [validation.result_message(result, threshold, snippet.id)]
-        _observe(out)
-        return out[0]
+        return await score_one(self.app, request, _deadline(context))
 
     @_edge
     async def ScoreBatch(
         self, request: pb.ScoreBatchRequest, context: Any
     ) -> pb.ScoreBatchResponse:
-        s = self.app.settings
-        threshold = validation.threshold_of(request, s.threshold)
-        snippets = validation.batch_of(
-            request, max_snippets=s.max_batch_snippets, max_bytes=s.max_snippet_bytes
-        )
-        futures = self._batcher(len(snippets)).submit(snippets, deadline=_deadline(context))
-        results = await _gather(futures)
-        out = [
-            validation.result_message(r, threshold, snip.id)
-            for r, snip in zip(results, snippets, strict=True)
-        ]
-        _observe(out)
-        return pb.ScoreBatchResponse(results=out)
+        return await score_many(self.app, request, _deadline(context))
 
     async def ScoreStream(
         self, request_iterator: AsyncIterator[pb.ScoreRequest], context: Any
@@ -221,9 +198,54 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
 
     @_edge
     async def GetModelInfo(self, request: pb.GetModelInfoRequest, context: Any) -> pb.ModelInfo:
-        if self.app.scorer is None:
-            raise ShuttingDown("the model is still loading; retry shortly")
-        return model_info(self.app.scorer, self.app.settings)
+        return model_info_of(self.app)
+
+
+# The unary calls, shared by the gRPC servicer and the HTTP/JSON API (serving/http_api.py) so
+# both go through the same validation, batcher and limits. `deadline` is time.monotonic().
+
+
+def batcher_of(app: App, n: int = 1) -> MicroBatcher:
+    """The batcher, or ShuttingDown (its `n` snippets counted) while the model loads."""
+    if app.batcher is None:
+        metrics.rejected.labels("shutting_down").inc(n)
+        raise ShuttingDown("the model is still loading; retry shortly")
+    return app.batcher
+
+
+async def score_one(app: App, request: pb.ScoreRequest, deadline: float | None) -> pb.ScoreResult:
+    s = app.settings
+    threshold = validation.threshold_of(request, s.threshold)
+    snippet = validation.snippet_of(request.snippet, "snippet", max_bytes=s.max_snippet_bytes)
+    futures = batcher_of(app, 1).submit([snippet], deadline=deadline)
+    (result,) = await _gather(futures)
+    out = [validation.result_message(result, threshold, snippet.id)]
+    _observe(out)
+    return out[0]
+
+
+async def score_many(
+    app: App, request: pb.ScoreBatchRequest, deadline: float | None
+) -> pb.ScoreBatchResponse:
+    s = app.settings
+    threshold = validation.threshold_of(request, s.threshold)
+    snippets = validation.batch_of(
+        request, max_snippets=s.max_batch_snippets, max_bytes=s.max_snippet_bytes
+    )
+    futures = batcher_of(app, len(snippets)).submit(snippets, deadline=deadline)
+    results = await _gather(futures)
+    out = [
+        validation.result_message(r, threshold, snip.id)
+        for r, snip in zip(results, snippets, strict=True)
+    ]
+    _observe(out)
+    return pb.ScoreBatchResponse(results=out)
+
+
+def model_info_of(app: App) -> pb.ModelInfo:
+    if app.scorer is None:
+        raise ShuttingDown("the model is still loading; retry shortly")
+    return model_info(app.scorer, app.settings)
 
 
 def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
@@ -284,6 +306,10 @@ class App:
     batcher: MicroBatcher | None = None
     metrics_port: int | None = None
     _metrics_http: Any = None
+    http_port: int | None = None
+    _http: Any = None
+    #: Mirrors the health status, for the HTTP API's /healthz.
+    serving: bool = False
 
     async def start(self, scorer: Scorer | None = None) -> None:
         """Listen at once (health NOT_SERVING), load and warm the model, then go SERVING."""
@@ -299,6 +325,10 @@ class App:
                 s.metrics_port, addr=s.metrics_host, registry=metrics.REGISTRY
             )
             self.metrics_port = self._metrics_http.server_port
+        if s.http_port >= 0:
+            from eduscore.serving import http_api
+
+            self._http, self.http_port = await http_api.start(self)
         if scorer is None:
             scorer = await _in_passing_thread(
                 functools.partial(
@@ -330,27 +360,36 @@ class App:
         await self.set_status(health_pb2.HealthCheckResponse.SERVING)
         metrics.ready.set(1)
         log.info(
-            "eduscore %s serving model %s (encoder %s) on port %d, metrics on %s",
+            "eduscore %s serving model %s (encoder %s) on port %d, metrics on %s, HTTP on %s",
             __version__,
             scorer.model_version,
             enc.name,
             self.port,
             self.metrics_port if self.metrics_port is not None else "off",
+            self.http_port if self.http_port is not None else "off",
         )
 
     async def set_status(self, status: Any) -> None:
+        self.serving = status == health_pb2.HealthCheckResponse.SERVING
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
 
     async def _unhealthy(self) -> None:
         metrics.ready.set(0)
+        self.serving = False
         await self.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Drain: NOT_SERVING, refuse new RPCs, let in-flight ones finish within the grace."""
         metrics.ready.set(0)
+        self.serving = False
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace_s)
+        if self._http is not None:  # drains its in-flight requests alongside gRPC's
+            from eduscore.serving import http_api
+
+            await asyncio.gather(self.server.stop(grace_s), http_api.stop(self._http))
+        else:
+            await self.server.stop(grace_s)
         if self.batcher is not None:
             await asyncio.to_thread(self.batcher.close, 5.0)
         if self._metrics_http is not None:

@@ -1,0 +1,108 @@
+"""The client's typed values: what is sent (SnippetIn) and what comes back (dataclasses)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from eduscore.v1 import eduscore_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class SnippetIn:
+    """A snippet to send: `code`, optional `id` (echoed back) and `language` hint."""
+
+    code: str
+    id: str = ""
+    language: str = ""
+
+    def message(self) -> pb.Snippet:
+        return pb.Snippet(id=self.id, code=self.code, language=self.language)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """The judgement of one snippet (see ScoreResult in proto/eduscore/v1/eduscore.proto)."""
+
+    id: str
+    score: float
+    keep: bool
+    label: int
+    threshold: float
+    model_version: str
+    signals: Mapping[str, float]
+    n_tokens: int
+    truncated: bool
+    language: str
+
+    @classmethod
+    def from_message(cls, m: pb.ScoreResult) -> ScoreResult:
+        return cls(
+            id=m.id,
+            score=m.score,
+            keep=m.keep,
+            label=m.label,
+            threshold=m.threshold,
+            model_version=m.model_version,
+            signals=dict(m.signals),
+            n_tokens=m.n_tokens,
+            truncated=m.truncated,
+            language=m.language,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the server accepts, so callers can size their requests."""
+
+    max_batch_snippets: int
+    max_snippet_bytes: int
+    max_batch_size: int
+    max_stream_inflight: int
+    max_seq_length: int
+    max_message_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The model that answers, its training data and CV metrics, and the server's limits."""
+
+    model_version: str
+    embedding_model: str
+    embedding_dim: int
+    classifier: str
+    default_threshold: float
+    label_min: float
+    label_max: float
+    training_data_sha256: str
+    training_data_size: int
+    metrics: Mapping[str, float]
+    signal_names: tuple[str, ...]
+    limits: Limits
+    server_version: str
+
+    @classmethod
+    def from_message(cls, m: pb.ModelInfo) -> ModelInfo:
+        lim = m.limits
+        return cls(
+            model_version=m.model_version,
+            embedding_model=m.embedding_model,
+            embedding_dim=m.embedding_dim,
+            classifier=m.classifier,
+            default_threshold=m.default_threshold,
+            label_min=m.label_min,
+            label_max=m.label_max,
+            training_data_sha256=m.training_data_sha256,
+            training_data_size=m.training_data_size,
+            metrics=dict(m.metrics),
+            signal_names=tuple(m.signal_names),
+            limits=Limits(
+                max_batch_snippets=lim.max_batch_snippets,
+                max_snippet_bytes=lim.max_snippet_bytes,
+                max_batch_size=lim.max_batch_size,
+                max_stream_inflight=lim.max_stream_inflight,
+                max_seq_length=lim.max_seq_length,
+                max_message_bytes=lim.max_message_bytes,
+            ),
+            server_version=m.server_version,
+        )

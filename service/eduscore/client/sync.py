@@ -1,0 +1,161 @@
+"""EduScoreClient: the blocking client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import grpc
+
+from eduscore.client.common import (
+    HEALTH_CHECK,
+    SERVING,
+    Common,
+    RetryPolicy,
+    batch_request,
+    health_request,
+    health_status,
+    score_request,
+    with_threshold,
+)
+from eduscore.client.results import ModelInfo, ScoreResult, SnippetIn
+from eduscore.v1 import eduscore_pb2 as pb
+from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
+
+
+class EduScoreClient(Common):
+    """Blocking client of one or several eduscore servers.
+
+    Args:
+        addresses: one or more `host:port`; several are used round-robin.
+        timeout_s: deadline of each unary call, retries included (`timeout_s=` per call too).
+        stream_timeout_s: deadline of a whole `score_stream` (None: none).
+        token: bearer token, if the server requires one.
+        tls: speak TLS, trusting the system's CAs unless `root_certificates` is given.
+        root_certificates: PEM CA bundle to trust; implies TLS.
+        client_cert: (PEM private key, PEM certificate chain) for mutual TLS.
+        max_message_bytes: largest message sent or received.
+        retry: retries of unary calls (`NO_RETRY` to turn them off).
+    """
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        *,
+        timeout_s: float = 60.0,
+        stream_timeout_s: float | None = None,
+        token: str = "",
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        client_cert: tuple[bytes, bytes] | None = None,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, shared safely
+    ) -> None:
+        super().__init__(
+            addresses,
+            timeout_s=timeout_s,
+            stream_timeout_s=stream_timeout_s,
+            token=token,
+            tls=tls,
+            root_certificates=root_certificates,
+            client_cert=client_cert,
+            max_message_bytes=max_message_bytes,
+            retry=retry,
+        )
+        self.channels = [
+            grpc.secure_channel(a, self._creds, options=self._options)
+            if self._creds
+            else grpc.insecure_channel(a, options=self._options)
+            for a in self.addresses
+        ]
+        self._stubs = [pb_grpc.EduScorerStub(ch) for ch in self.channels]
+
+    def __enter__(self) -> EduScoreClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for ch in self.channels:
+            ch.close()
+
+    def _unary(self, method: str, request: Any, timeout_s: float | None) -> Any:
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        for attempt in range(self.retry.attempts):
+            stub = self._stubs[self._pick()]
+            try:
+                return getattr(stub, method)(
+                    request, timeout=self._left(deadline), metadata=self._metadata
+                )
+            except grpc.RpcError as exc:
+                wait = self.retry.delay(attempt)
+                last = attempt == self.retry.attempts - 1
+                if last or not self.retry.retryable(exc) or wait >= self._left(deadline):
+                    raise
+                time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        """Block until some address connects (not until its model is loaded: see `healthy`).
+
+        Raises grpc.FutureTimeoutError if none does in time.
+        """
+        futures = [grpc.channel_ready_future(ch) for ch in self.channels]
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not any(f.done() for f in futures):
+                if time.monotonic() > deadline:
+                    raise grpc.FutureTimeoutError()
+                time.sleep(0.02)
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def healthy(self, service: str = "") -> bool:
+        """True iff the next server's health service says SERVING."""
+        check = self.channels[self._pick()].unary_unary(HEALTH_CHECK)
+        try:
+            reply = check(health_request(service), timeout=self.timeout_s)
+        except grpc.RpcError:
+            return False
+        return health_status(reply) == SERVING
+
+    def score(
+        self,
+        code: str,
+        *,
+        id: str = "",
+        language: str = "",
+        threshold: float | None = None,
+        timeout_s: float | None = None,
+    ) -> ScoreResult:
+        req = score_request(code, id, language, threshold)
+        return ScoreResult.from_message(self._unary("Score", req, timeout_s))
+
+    def score_batch(
+        self,
+        snippets: Iterable[SnippetIn],
+        *,
+        threshold: float | None = None,
+        timeout_s: float | None = None,
+    ) -> list[ScoreResult]:
+        reply = self._unary("ScoreBatch", batch_request(snippets, threshold), timeout_s)
+        return [ScoreResult.from_message(r) for r in reply.results]
+
+    def score_stream(
+        self, snippets: Iterable[SnippetIn], *, threshold: float | None = None
+    ) -> Iterator[ScoreResult]:
+        """Results in input order. Not retried (the input cannot be replayed); the server's
+        flow control paces how fast `snippets` is read."""
+        requests = (
+            with_threshold(pb.ScoreRequest(snippet=s.message()), threshold) for s in snippets
+        )
+        stub = self._stubs[self._pick()]
+        call = stub.ScoreStream(requests, timeout=self.stream_timeout_s, metadata=self._metadata)
+        return (ScoreResult.from_message(r) for r in call)
+
+    def model_info(self, *, timeout_s: float | None = None) -> ModelInfo:
+        reply = self._unary("GetModelInfo", pb.GetModelInfoRequest(), timeout_s)
+        return ModelInfo.from_message(reply)

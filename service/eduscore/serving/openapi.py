@@ -1,0 +1,221 @@
+"""The OpenAPI 3 document of the HTTP/JSON API (served at /openapi.json; fuzzed by the tests).
+
+Written by hand from proto/eduscore/v1/eduscore.proto: field names are the proto's, and every
+response field is always present (the API prints fields with default values too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eduscore import __version__
+
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A closed object: unknown fields are an error, as proto JSON parsing makes them."""
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = required
+    return out
+
+
+def _all(props: dict[str, Any]) -> dict[str, Any]:
+    return _obj(props, list(props))
+
+
+_STR = {"type": "string"}
+_INT = {"type": "integer", "format": "int32"}
+_BOOL = {"type": "boolean"}
+_NUM = {"type": "number"}
+_THRESHOLD = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 5,
+    "description": "Keep threshold on the 0-5 scale; the server default when absent.",
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Snippet": _obj(
+        {
+            "id": {**_STR, "description": "Caller's identifier, echoed back. May be empty."},
+            "code": {**_STR, "description": "The code text (UTF-8, no NUL). Never executed."},
+            "language": {
+                **_STR,
+                "description": "Optional hint (python, yaml, ...); empty or unknown: detected.",
+            },
+        },
+        ["code"],
+    ),
+    "ScoreRequest": _obj({"snippet": _ref("Snippet"), "threshold": _THRESHOLD}, ["snippet"]),
+    "ScoreBatchRequest": _obj(
+        {
+            "snippets": {"type": "array", "items": _ref("Snippet"), "minItems": 1},
+            "threshold": _THRESHOLD,
+        },
+        ["snippets"],
+    ),
+    "ScoreResult": _all(
+        {
+            "id": _STR,
+            "score": {**_NUM, "description": "Educational value on the rubric's 0-5 scale."},
+            "keep": {**_BOOL, "description": "score >= threshold"},
+            "label": {**_INT, "minimum": 0, "maximum": 5},
+            "threshold": _NUM,
+            "model_version": _STR,
+            "signals": {"type": "object", "additionalProperties": _NUM},
+            "n_tokens": _INT,
+            "truncated": _BOOL,
+            "language": _STR,
+        }
+    ),
+    "ScoreBatchResponse": _all({"results": {"type": "array", "items": _ref("ScoreResult")}}),
+    "Limits": _all(
+        {
+            name: _INT
+            for name in (
+                "max_batch_snippets",
+                "max_snippet_bytes",
+                "max_batch_size",
+                "max_stream_inflight",
+                "max_seq_length",
+                "max_message_bytes",
+            )
+        }
+    ),
+    "ModelInfo": _all(
+        {
+            "model_version": _STR,
+            "embedding_model": _STR,
+            "embedding_dim": _INT,
+            "classifier": _STR,
+            "default_threshold": _NUM,
+            "label_min": _NUM,
+            "label_max": _NUM,
+            "training_data_sha256": _STR,
+            "training_data_size": _INT,
+            "metrics": {"type": "object", "additionalProperties": _NUM},
+            "signal_names": {"type": "array", "items": _STR},
+            "limits": _ref("Limits"),
+            "server_version": _STR,
+        }
+    ),
+    "Health": _all({"status": {"type": "string", "enum": ["SERVING", "NOT_SERVING"]}}),
+    "Error": _all(
+        {
+            "code": {
+                "type": "string",
+                "description": "The gRPC status code name, e.g. INVALID_ARGUMENT.",
+            },
+            "message": {"type": "string", "description": "What was wrong and what to do."},
+        }
+    ),
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": _INT}}
+_ERRORS = {
+    "400": _error("INVALID_ARGUMENT: malformed JSON, unknown or mistyped field, bad value."),
+    "401": _error("UNAUTHENTICATED: missing or wrong bearer token."),
+    "429": {
+        **_error("RESOURCE_EXHAUSTED: the queue is full, or its wait exceeds Grpc-Timeout."),
+        "headers": _RETRY_AFTER,
+    },
+    "500": _error("INTERNAL: a bug; the message carries a request id for the server log."),
+    "503": _error("UNAVAILABLE: the model is loading or the server is draining."),
+    "504": _error("DEADLINE_EXCEEDED: Grpc-Timeout passed before the result."),
+}
+_SCORING_ERRORS = {**_ERRORS, "413": _error("RESOURCE_EXHAUSTED: body over --max-message-bytes.")}
+_TIMEOUT_HEADER = {
+    "name": "Grpc-Timeout",
+    "in": "header",
+    "required": False,
+    "description": "Deadline, as in gRPC: digits and a unit (H, M, S, m, u, n), e.g. 500m.",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,8}[HMSmun]$"},
+}
+_SECURED = [{"bearer": []}]
+
+
+def _post(op_id: str, summary: str, request: str, response: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": op_id,
+            "summary": summary,
+            "security": _SECURED,
+            "parameters": [_TIMEOUT_HEADER],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(request)}},
+            },
+            "responses": {"200": _json(_ref(response), "Scored."), **_SCORING_ERRORS},
+        }
+    }
+
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "eduscore",
+        "version": __version__,
+        "description": "Rates the educational value of code snippets (0-5). The same service"
+        " as the gRPC API eduscore.v1.EduScorer, with the same limits and messages.",
+    },
+    "paths": {
+        "/v1/score": _post("score", "Score one snippet.", "ScoreRequest", "ScoreResult"),
+        "/v1/score_batch": _post(
+            "scoreBatch",
+            "Score many snippets; results in request order.",
+            "ScoreBatchRequest",
+            "ScoreBatchResponse",
+        ),
+        "/v1/model": {
+            "get": {
+                "operationId": "modelInfo",
+                "summary": "The model, its training data and metrics, and the server's limits.",
+                "security": _SECURED,
+                "responses": {"200": _json(_ref("ModelInfo"), "The model."), **_ERRORS},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "200 when SERVING; 503 while loading or draining.",
+                "security": [],
+                "responses": {
+                    "200": _json(_ref("Health"), "Serving."),
+                    "503": _json(_ref("Health"), "Not serving."),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3 document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}
