@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +197,53 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
     return "\n".join(lines)
 
 
+def _mean(rows: list[dict[str, Any]], value: Any) -> float:
+    return sum(value(r) for r in rows) / len(rows)
+
+
+def learning_curve(rows: list[dict[str, Any]]) -> str:
+    """The learning-curve section (research/learning_curve.py writes the rows and the plot)."""
+    shares = sorted({r["share"] for r in rows})
+    langs = sorted(rows[-1]["per_language"])
+    head = ["share of packages", "F1", "Spearman", *(f"{lang} F1" for lang in langs)]
+    lines = [
+        "## Learning curve",
+        "",
+        "Grouped-CV F1 and Spearman when each outer fold trains on a share of its training",
+        "packages (same held-out packages; `python -m research.learning_curve`). A curve still",
+        "rising at 100 % says more labelled packages would still pay, for that language.",
+        "",
+        _row(head),
+        _row(["---"] * len(head)),
+    ]
+    for share in shares:
+        sel = [r for r in rows if r["share"] == share]
+        pooled = [_mean(sel, lambda r: r["f1_keep"]), _mean(sel, lambda r: r["spearman"])]
+        by_lang = [_mean(sel, lambda r, g=g: r["per_language"][g]["f1_keep"]) for g in langs]
+        lines.append(_row([f"{share:.0%}", *map(_num, pooled + by_lang)]))
+    return "\n".join([*lines, "", "![learning curve](learning_curve.png)"])
+
+
 def write(out_dir: str | Path, meta: dict[str, Any], notes: str = "") -> Path:
-    """The card, plus whatever `notes.md` beside it adds (learning curve, measured extras)."""
-    path = Path(out_dir) / "README.md"
+    """The card from the metadata, with the learning curve when its rows are beside it."""
+    out = Path(out_dir)
+    curve = out / "learning_curve.json"
+    if curve.is_file():
+        notes = "\n\n".join(p for p in (learning_curve(json.loads(curve.read_text())), notes) if p)
+    path = out / "README.md"
     path.write_text(render(meta, notes))
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eduscore.training.card models/current`: re-render a card from its files."""
+    import sys
+
+    out = Path((argv if argv is not None else sys.argv[1:])[0])
+    meta = json.loads((out / "metadata.json").read_text())
+    print(f"wrote {write(out, meta)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -48,7 +48,6 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         l2_regularization: float = 1.0,
         inner_folds: int = 4,
         cal_eps: float = 0.05,
-        embedding_ridge: float = 0.0,
     ) -> None:
         self.n_signals = n_signals
         self.n_components = n_components
@@ -59,7 +58,6 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         self.l2_regularization = l2_regularization
         self.inner_folds = inner_folds
         self.cal_eps = cal_eps
-        self.embedding_ridge = embedding_ridge
 
     def _trees(self, n_components: int, lead: int = 0) -> Any:
         """Trees on the signals (after `lead` stacked columns) and a PCA of the embedding."""
@@ -85,32 +83,14 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         return Pipeline([("columns", ColumnTransformer(parts)), ("trees", trees)])
 
     def _regressor(self, groups: Any) -> Any:
-        from sklearn.ensemble import StackingRegressor, VotingRegressor
+        """The unfitted regressor; `groups` are the rows' packages (for stacked variants)."""
+        from sklearn.ensemble import VotingRegressor
 
-        lead = 1 if self.embedding_ridge else 0
-        trees = (
-            VotingRegressor(
-                [("pca", self._trees(self.n_components, lead)), ("signals", self._trees(0, lead))]
-            )
-            if self.n_components
-            else self._trees(0, lead)
+        if not self.n_components:
+            return self._trees(0)
+        return VotingRegressor(
+            [("pca", self._trees(self.n_components)), ("signals", self._trees(0))]
         )
-        if not self.embedding_ridge:
-            return trees
-        # A ridge on the whole embedding sees the directions PCA drops; the trees read its
-        # grouped out-of-fold estimate as one more signal (stacking, Wolpert 1992).
-        splits = list(package_folds(groups, self.inner_folds).split(groups, groups=groups))
-        return StackingRegressor(
-            [("embedding_ridge", self._ridge())], final_estimator=trees, cv=splits, passthrough=True
-        )
-
-    def _ridge(self) -> Any:
-        from sklearn.compose import ColumnTransformer
-        from sklearn.linear_model import Ridge
-        from sklearn.pipeline import Pipeline
-
-        embedding = ColumnTransformer([("embedding", "passthrough", slice(self.n_signals, None))])
-        return Pipeline([("columns", embedding), ("ridge", Ridge(alpha=self.embedding_ridge))])
 
     def fit(
         self, x: npt.NDArray[np.float32], y: npt.NDArray[np.float64], groups: Any = None
