@@ -39,6 +39,8 @@ _EXPLICIT = {"RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNAVAILABLE"}
 TOL = 1e-4
 #: Distinct snippets the clients draw from; the cache is off, so each draw reaches the model.
 POOL = 64
+#: Big snippets for --big clients (batches of 8 x ~400 KB, as in issue 16's byte-budget case).
+BIG_SNIPPETS, BIG_KB = 4, 400
 DEFAULT_SERVER_ARGS = ("--max-queue-size", "256", "--cache-size", "0")
 
 
@@ -67,6 +69,19 @@ def pool(n: int = POOL) -> list[str]:
     ]
 
 
+def big_pool(n: int, kb: int) -> list[str]:
+    """`n` distinct snippets of about `kb` KB (a small function under a long comment block):
+    what a pipeline sends when it feeds whole files, and what the byte budget is for."""
+    out = []
+    for i in range(n):
+        head = f"def big_{i}(x: int) -> int:\n    return x * {i + 2}\n"
+        filler = "".join(
+            f"# filler {i} line {j}: " + "x" * 60 + "\n" for j in range(kb * 1024 // 80)
+        )
+        out.append(head + filler)
+    return out
+
+
 @dataclass
 class Traffic:
     """The pool, each snippet's result scored alone, and a seeded draw."""
@@ -74,9 +89,12 @@ class Traffic:
     codes: list[str]
     alone: list[pb.ScoreResult]
     rng: random.Random = field(default_factory=lambda: random.Random(16))
+    n_small: int = POOL
 
-    def snippet(self) -> pb.Snippet:
-        i = self.rng.randrange(len(self.codes))
+    def snippet(self, big: bool = False) -> pb.Snippet:
+        """A draw from the small pool, or (big) from the big snippets after it."""
+        lo, hi = (self.n_small, len(self.codes)) if big else (0, self.n_small)
+        i = self.rng.randrange(lo, hi)
         return pb.Snippet(id=f"{next(_ids)}:{i}", code=self.codes[i])
 
     def wrong(self, sent: pb.Snippet, got: pb.ScoreResult) -> bool:
@@ -87,13 +105,13 @@ class Traffic:
         )
 
 
-async def score_alone(stub, codes: list[str]) -> list[pb.ScoreResult]:
+async def score_alone(stub, codes: list[str], n_small: int = POOL) -> list[pb.ScoreResult]:
     """Each snippet scored by itself on the idle server: the reference for every later answer."""
     alone = []
     for code in codes:
         req = pb.ScoreRequest(snippet=pb.Snippet(code=code))
         alone.append(await stub.Score(req, timeout=60))
-    if len({r.n_tokens for r in alone}) != len(codes):
+    if len({r.n_tokens for r in alone[:n_small]}) != n_small:
         raise RuntimeError("pool snippets share n_tokens: a crossed result could go unseen")
     return alone
 
@@ -114,9 +132,11 @@ async def unary_client(stub, stop: float, t: Tally, traffic: Traffic) -> None:
             await asyncio.sleep(0.05)  # back off on refusal, as a well-behaved client does
 
 
-async def batch_client(stub, stop: float, t: Tally, traffic: Traffic, size: int = 32) -> None:
+async def batch_client(
+    stub, stop: float, t: Tally, traffic: Traffic, size: int = 32, big: bool = False
+) -> None:
     while time.monotonic() < stop:
-        snippets = [traffic.snippet() for _ in range(size)]
+        snippets = [traffic.snippet(big) for _ in range(size)]
         started = time.monotonic()
         t.requests["batch"] += 1
         try:
@@ -186,12 +206,22 @@ def rss_trend(rss: list[float]) -> dict:
 
 
 async def drive(
-    address: str, pid: int, seconds: float, unary: int, batchers: int, streamers: int
+    address: str,
+    pid: int,
+    seconds: float,
+    unary: int,
+    batchers: int,
+    streamers: int,
+    big: int = 0,
 ) -> dict:
     t = Tally()
-    async with grpc.aio.insecure_channel(address) as ch:
+    opts = [
+        ("grpc.max_send_message_length", 64 << 20),
+        ("grpc.max_receive_message_length", 64 << 20),
+    ]
+    async with grpc.aio.insecure_channel(address, options=opts) as ch:
         stub = eduscore_pb2_grpc.EduScorerStub(ch)
-        codes = pool()
+        codes = pool() + big_pool(BIG_SNIPPETS, BIG_KB) if big else pool()
         traffic = Traffic(codes, await score_alone(stub, codes))
         rss: list[float] = [rss_mib(pid)]
         stop = time.monotonic() + seconds
@@ -206,6 +236,7 @@ async def drive(
             *(unary_client(stub, stop, t, traffic) for _ in range(unary)),
             *(batch_client(stub, stop, t, traffic) for _ in range(batchers)),
             *(stream_client(stub, stop, t, traffic) for _ in range(streamers)),
+            *(batch_client(stub, stop, t, traffic, 8, big=True) for _ in range(big)),
         )
         health = await health_pb2_grpc.HealthStub(ch).Check(
             health_pb2.HealthCheckRequest(), timeout=10
@@ -216,7 +247,8 @@ async def drive(
     third = max(len(rss) // 3, 1)
     return {
         "seconds": seconds,
-        "clients": {"unary": unary, "batch": batchers, "stream": streamers},
+        "clients": {"unary": unary, "batch": batchers, "stream": streamers, "big_batch": big},
+        "big_snippets": {"n": BIG_SNIPPETS, "kb": BIG_KB} if big else None,
         "requests": dict(t.requests),
         "outcomes": dict(t.outcomes),
         "items_scored": t.items_ok,
@@ -245,10 +277,12 @@ def run(
     tmp: Path,
     server_args: tuple[str, ...] = DEFAULT_SERVER_ARGS,
     env: dict[str, str] | None = None,
+    big: int = 0,
 ) -> dict:
     srv = start_server(tmp, *server_args, env=env)
     try:
-        return asyncio.run(drive(srv.address, srv.process.pid, seconds, unary, batchers, streamers))
+        clients = (unary, batchers, streamers, big)
+        return asyncio.run(drive(srv.address, srv.process.pid, seconds, *clients))
     finally:
         code = stop_server(srv)
         if code != 0:
@@ -261,6 +295,9 @@ def main() -> int:
     parser.add_argument("--unary", type=int, default=24)
     parser.add_argument("--batchers", type=int, default=4)
     parser.add_argument("--streamers", type=int, default=4)
+    parser.add_argument(
+        "--big", type=int, default=0, help="clients sending batches of 8 x ~400 KB snippets"
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -290,6 +327,7 @@ def main() -> int:
             Path(tmp),
             (*DEFAULT_SERVER_ARGS, *args.server_arg),
             dict(kv.split("=", 1) for kv in args.env),
+            args.big,
         )
         report["server_args"] = args.server_arg
         report["server_env"] = args.env

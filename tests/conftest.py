@@ -27,7 +27,7 @@ START_TIMEOUT_S = 240
 
 
 def shipped_encoder_name() -> str:
-    """What the shipped model says its encoder is (the tuned MiniLM it carries in encoder/)."""
+    """What the shipped model says its encoder is (metadata.json: the name it was trained with)."""
     return json.loads((MODEL_DIR / "metadata.json").read_text())["encoder"]["name"]
 
 
