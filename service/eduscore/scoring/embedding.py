@@ -22,13 +22,11 @@ DEFAULT_ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 #: without tokenizing a megabyte of minified JavaScript.
 _COUNT_CHARS = 32_768
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-#: Cost model of one forward pass, in units of one token of compute. Measured for MiniLM-L6 on
-#: these 2-core CPUs (n texts padded to L tokens, 1-32 x 16-256): ms = 5.8 + 0.128 nL
-#: + 6.2e-5 nL^2 within 10 %: a pass costs ~45 tokens before its first, and attention adds
-#: L/2,000 per token. The ratios, not the milliseconds, decide how to cut a call into passes.
+#: Cost model of one forward pass, in units of one token of compute: a fixed cost per pass, and
+#: attention's per-token cost growing with the padded length (fit for MiniLM-L6 on 2-core CPUs:
+#: bench/README.md, session 3). The ratios, not the milliseconds, decide how to cut passes.
 PASS_OVERHEAD_TOKENS = 45.0
 ATTENTION_TOKENS = 2000.0
-#: A tuned encoder's own linear head (JSON: scale, weight, bias), written by fine-tuning.
 
 
 def default_encoder_path() -> str:
@@ -67,7 +65,7 @@ class Embedder:
         path: model directory; empty means the embedded all-MiniLM-L6-v2.
         batch_size: most texts per forward pass.
         token_budget: most padded tokens (texts x longest text) per forward pass; larger passes
-            fall out of the CPU caches (measured: per-token cost rises past ~2,048).
+            fall out of the CPU caches (the per-token cost rises past ~2,048).
         torch_threads: intra-op threads; 0 keeps PyTorch's default (one per core).
         name: what to call it (reported by GetModelInfo); default: the directory's name.
     """
@@ -121,8 +119,7 @@ class Embedder:
         Texts are sorted by token count and the sorted run is cut into consecutive passes by
         dynamic programming over the cost model above: padding a short text to a long one's
         length is paid per token, a new pass is paid once, so passes are neither padded nor
-        tiny. Measured against a greedy fill to the token budget on 300 corpus snippets:
-        16-snippet calls 31-34 -> 39-40 snippets/s, 64-snippet calls 35-39 -> 40-41.
+        tiny (against a greedy fill to the token budget: bench/README.md, session 3).
         """
         order = sorted(range(len(lengths)), key=lengths.__getitem__)
         sizes = [max(1, lengths[i]) for i in order]

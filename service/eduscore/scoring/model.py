@@ -69,9 +69,9 @@ def _single_thread_head() -> None:
     """Run scikit-learn's OpenMP single-threaded in the calling thread (its setting is per thread).
 
     The head predicts at most a micro-batch of rows, where waking an OpenMP team costs more than
-    it saves, and that team then spins against PyTorch's own on a small machine. Measured on 2
-    cores: one snippet 41-50 ms with the default, 26-27 ms pinned; batch rate unchanged. PyTorch's
-    runtime is left alone, and nothing is pinned if both share one OpenMP library.
+    it saves, and that team then spins against PyTorch's own on a small machine (the idle
+    latency it costs: bench/README.md, session 2). PyTorch's runtime is left alone, and nothing
+    is pinned if both share one OpenMP library.
     """
     import torch
     from threadpoolctl import ThreadpoolController

@@ -39,9 +39,8 @@ class FinetuneConfig:
     """The recipe. Defaults are the ones measured in models/EXPERIMENTS.md."""
 
     #: One pass, not two: the head is fitted on embeddings of units the encoder was tuned on, so
-    #: the more the encoder memorises them (training MSE 0.17 after two epochs against ~0.35 on
-    #: held-out packages), the more the trees over-trust the embedding (session 4: one epoch
-    #: gave higher precision and F1 in grouped CV, in half the time).
+    #: the more the encoder memorises them, the more the trees over-trust the embedding
+    #: (EXPERIMENTS.md, session 4).
     epochs: int = 1
     max_seq_length: int = 256
     batch_size: int = 16
