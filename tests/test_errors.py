@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from eduscore.errors import EduScoreError, Overloaded, QueueFull
-from eduscore.serving.server import STATUS_OF, status_of
+from eduscore.serving.status import STATUS_OF, status_of
 
 
 def _subclasses(kind: type) -> set[type]:

@@ -21,6 +21,7 @@ from eduscore import metrics
 from eduscore.errors import DeadlineExpired, EduScoreError, QueueFull, ShuttingDown
 from eduscore.scoring.cache import ResultCache, content_key
 from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
+from eduscore.serving.delivery import call_soon, resolve, settle
 from eduscore.serving.queue import Pending, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,6 @@ _CHARS_PER_TOKEN = 3
 _WAIT_SHARE = 0.05
 _STOPPED = "the server is shutting down or its model worker stopped; retry on another replica"
 _EXPIRED = "the call's deadline passed while its snippets were queued; allow more time or retry"
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    """Complete `future` (on the loop's thread) unless its waiter already gave up."""
-    if not future.done():
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(None)
 
 
 class MicroBatcher:
@@ -208,9 +200,9 @@ class MicroBatcher:
             self.scorer.warmup()
         except BaseException as exc:
             self._failure = exc
-            self._call_soon(functools.partial(_settle, warm, exc))
+            call_soon(self._loop, functools.partial(settle, warm, exc))
             return
-        self._call_soon(functools.partial(_settle, warm, None))
+        call_soon(self._loop, functools.partial(settle, warm, None))
         try:
             while True:
                 batch = self._next_batch()
@@ -225,7 +217,7 @@ class MicroBatcher:
             )
             if batch:
                 metrics.rejected.labels("shutting_down").inc(len(batch))
-                self._resolve(batch, failure)
+                resolve(self._loop, batch, failure)
             self._fail_queued(exc, failure)
             if self._on_failure is not None:
                 self._on_failure(exc)
@@ -250,30 +242,12 @@ class MicroBatcher:
                     if left <= 0:
                         break
                     self._cond.wait(left)
-            batch = self._take()
+            batch = self._queue.take(
+                self.max_batch_size,
+                self.max_batch_tokens,
+                expire=lambda item: resolve(self._loop, [item], DeadlineExpired(_EXPIRED)),
+            )
         self._notify_space()
-        return batch
-
-    def _take(self) -> list[Pending]:
-        """Pop up to the count and token caps, skipping abandoned and expired items."""
-        batch: list[Pending] = []
-        tokens = 0
-        now = time.monotonic()
-        while self._queue and len(batch) < self.max_batch_size:
-            item = self._queue.peek()
-            if item.future.done():  # the caller cancelled: do not compute it
-                self._queue.pop()
-                metrics.rejected.labels("cancelled").inc()
-                continue
-            if item.deadline is not None and item.deadline <= now:
-                self._queue.pop()
-                metrics.rejected.labels("deadline").inc()
-                self._resolve([item], DeadlineExpired(_EXPIRED))
-                continue
-            if batch and tokens + item.cost > self.max_batch_tokens:
-                break  # it opens the next batch
-            batch.append(self._queue.pop())
-            tokens += item.cost
         return batch
 
     def _process(self, batch: list[Pending]) -> None:
@@ -287,7 +261,7 @@ class MicroBatcher:
         except Exception as exc:
             log.exception("model call failed for a batch of %d", len(batch))
             metrics.batch_failures.inc()
-            self._resolve(batch, exc)
+            resolve(self._loop, batch, exc)
             return
         elapsed = time.monotonic() - started
         self._last_seconds = elapsed
@@ -302,30 +276,11 @@ class MicroBatcher:
             metrics.tokens_per_snippet.observe(res.n_tokens)
             if res.truncated:
                 metrics.truncated.inc()
-        self._resolve(batch, results)
-
-    def _resolve(
-        self, batch: list[Pending], outcome: Sequence[ScoreResult] | BaseException
-    ) -> None:
-        def apply() -> None:
-            for i, item in enumerate(batch):
-                if item.future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    item.future.set_exception(outcome)
-                else:
-                    item.future.set_result(outcome[i])
-
-        self._call_soon(apply)
+        resolve(self._loop, batch, results)
 
     def _notify_space(self) -> None:
         if self._space is not None:
-            self._call_soon(self._space.set)
-
-    def _call_soon(self, fn: Callable[[], object]) -> None:
-        """Run `fn` on the event loop (from the worker thread), unless the loop is gone."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(fn)
+            call_soon(self._loop, self._space.set)
 
     def _fail_queued(self, cause: BaseException, error: EduScoreError) -> None:
         """Mark the worker failed and fail what is queued, atomically for `submit`."""
@@ -334,5 +289,5 @@ class MicroBatcher:
             items = self._queue.clear()
         if items:
             metrics.rejected.labels("shutting_down").inc(len(items))
-            self._resolve(items, error)
+            resolve(self._loop, items, error)
         self._notify_space()

@@ -1,6 +1,6 @@
 """The HTTP/JSON API: the unary RPCs as JSON over HTTP, beside gRPC on the same event loop.
 
-Same batcher, model, limits, token and TLS as gRPC (server.score_one & co.). Bodies use the
+Same batcher, model, limits, token and TLS as gRPC (servicer.score_one & co.). Bodies use the
 proto's field names; errors are `{"code", "message"}` with the gRPC code name and the HTTP status
 grpc-gateway maps it to, and the same messages as gRPC.
 """
@@ -133,7 +133,7 @@ async def _within(deadline: float | None, call: Awaitable[Message]) -> Message:
 
 
 def _handlers(app: App) -> dict[tuple[str, str], Callable[[web.Request], Awaitable[web.Response]]]:
-    from eduscore.serving.server import model_info_of, score_many, score_one
+    from eduscore.serving.servicer import model_info_of, score_many, score_one
 
     async def score(request: web.Request) -> web.Response:
         deadline = _deadline(request)
@@ -169,7 +169,7 @@ def _handlers(app: App) -> dict[tuple[str, str], Callable[[web.Request], Awaitab
 
 def _error_of(exc: BaseException, max_body: int) -> ApiError:
     """The response for an exception; unknown ones hide their details behind a request id."""
-    from eduscore.serving.server import status_of
+    from eduscore.serving.status import status_of
 
     if isinstance(exc, ApiError):
         return exc

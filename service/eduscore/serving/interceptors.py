@@ -105,13 +105,6 @@ class MetricsInterceptor(_CachedWrapper):
                     return request
                 return _counted(request, metrics.grpc_msg_received.labels(*labels))
 
-            def finish(context: grpc.aio.ServicerContext, started: float, code: Any) -> None:
-                code = code or context.code() or grpc.StatusCode.OK
-                if not isinstance(code, grpc.StatusCode):
-                    code = grpc.StatusCode.UNKNOWN
-                metrics.grpc_handled.labels(*labels, code.name).inc()
-                metrics.grpc_handling_seconds.labels(*labels).observe(time.perf_counter() - started)
-
             if resp_stream:
 
                 async def stream_behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
@@ -131,7 +124,7 @@ class MetricsInterceptor(_CachedWrapper):
                         code = grpc.StatusCode.UNKNOWN
                         raise
                     finally:
-                        finish(context, started, code)
+                        _finish(labels, context, started, code)
 
                 return stream_behaviour
 
@@ -151,11 +144,22 @@ class MetricsInterceptor(_CachedWrapper):
                     code = grpc.StatusCode.UNKNOWN
                     raise
                 finally:
-                    finish(context, started, code)
+                    _finish(labels, context, started, code)
 
             return unary_behaviour
 
         return _rebuild(handler, wrap)
+
+
+def _finish(
+    labels: tuple[str, str, str], context: grpc.aio.ServicerContext, started: float, code: Any
+) -> None:
+    """Count the handled RPC under its final status (OK unless set) and observe its latency."""
+    code = code or context.code() or grpc.StatusCode.OK
+    if not isinstance(code, grpc.StatusCode):
+        code = grpc.StatusCode.UNKNOWN
+    metrics.grpc_handled.labels(*labels, code.name).inc()
+    metrics.grpc_handling_seconds.labels(*labels).observe(time.perf_counter() - started)
 
 
 async def _counted(requests: AsyncIterator[Any], counter: Any) -> AsyncIterator[Any]:

@@ -1,4 +1,4 @@
-"""The snippets waiting for the model, bounded in count and in bytes of code.
+"""The snippets waiting for the model, bounded in count and bytes of code; batches leave its head.
 
 Not locked itself: the MicroBatcher's condition guards every call, so the admission decision and
 the enqueue are one step for every producer and for the worker that empties the queue.
@@ -7,8 +7,9 @@ the enqueue are one step for every producer and for the worker that empties the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eduscore import metrics
@@ -83,6 +84,33 @@ class WorkQueue:
         self._items.extend(pending)
         self.bytes += sum(p.size for p in pending)
         self._gauge()
+
+    def take(
+        self, max_items: int, max_tokens: int, *, expire: Callable[[Pending], None]
+    ) -> list[Pending]:
+        """Pop up to the count and token caps, skipping abandoned and expired items.
+
+        Items whose caller cancelled are dropped; those whose deadline passed go to `expire`.
+        """
+        batch: list[Pending] = []
+        tokens = 0
+        now = time.monotonic()
+        while self._items and len(batch) < max_items:
+            item = self.peek()
+            if item.future.done():  # the caller cancelled: do not compute it
+                self.pop()
+                metrics.rejected.labels("cancelled").inc()
+                continue
+            if item.deadline is not None and item.deadline <= now:
+                self.pop()
+                metrics.rejected.labels("deadline").inc()
+                expire(item)
+                continue
+            if batch and tokens + item.cost > max_tokens:
+                break  # it opens the next batch
+            batch.append(self.pop())
+            tokens += item.cost
+        return batch
 
     def peek(self) -> Pending:
         return self._items[0]
