@@ -89,11 +89,13 @@ class Traffic:
     codes: list[str]
     alone: list[pb.ScoreResult]
     rng: random.Random = field(default_factory=lambda: random.Random(16))
-    n_small: int = POOL
+    #: How many of `codes` are the small pool; the big snippets follow them (None: all small).
+    n_small: int | None = None
 
     def snippet(self, big: bool = False) -> pb.Snippet:
         """A draw from the small pool, or (big) from the big snippets after it."""
-        lo, hi = (self.n_small, len(self.codes)) if big else (0, self.n_small)
+        n_small = len(self.codes) if self.n_small is None else self.n_small
+        lo, hi = (n_small, len(self.codes)) if big else (0, n_small)
         i = self.rng.randrange(lo, hi)
         return pb.Snippet(id=f"{next(_ids)}:{i}", code=self.codes[i])
 
@@ -222,7 +224,7 @@ async def drive(
     async with grpc.aio.insecure_channel(address, options=opts) as ch:
         stub = eduscore_pb2_grpc.EduScorerStub(ch)
         codes = pool() + big_pool(BIG_SNIPPETS, BIG_KB) if big else pool()
-        traffic = Traffic(codes, await score_alone(stub, codes))
+        traffic = Traffic(codes, await score_alone(stub, codes), n_small=POOL)
         rss: list[float] = [rss_mib(pid)]
         stop = time.monotonic() + seconds
 

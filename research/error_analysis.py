@@ -1,6 +1,6 @@
 """The largest out-of-fold disagreements of the shipped model (its oof.json), by language and kind.
 
-    python -m research.error_analysis [--top 40]
+python -m research.error_analysis [--top 40]
 """
 
 from __future__ import annotations

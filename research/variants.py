@@ -1,7 +1,7 @@
 """Head variants on the same cached designs and folds (rows of models/EXPERIMENTS.md).
 
-    python -m research.variants                 # all
-    python -m research.variants shipped pca32   # some
+python -m research.variants                 # all
+python -m research.variants shipped pca32   # some
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class RidgeStackedHead(EduScoreHead):
         return StackingRegressor(
             [("ridge", ridge)], final_estimator=trees, cv=splits, passthrough=True
         )
+
 
 VARIANTS = {
     "shipped": {},

@@ -122,7 +122,8 @@ async def test_async_client_matches_the_sync_one(server, stub) -> None:
 
 async def test_tls_token_and_retries_on_overload(secure) -> None:
     """The TLS + token server's queue holds 8: a batch of 9 is refused every time, so the
-    client tries exactly `attempts` times (counted by the in-process server), then raises."""
+    client tries exactly `attempts` times (counted by the in-process server, which counts each
+    refused snippet: 9 per attempt), then raises."""
     async with AsyncEduScoreClient(
         secure.address, root_certificates=secure.ca, token=secure.token, timeout_s=30
     ) as client:
@@ -136,7 +137,7 @@ async def test_tls_token_and_retries_on_overload(secure) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await client.score_batch(nine)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert refused._value.get() - before == 3
+        assert refused._value.get() - before == 3 * len(nine)
     async with AsyncEduScoreClient(secure.address, root_certificates=secure.ca) as no_token:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await no_token.score("x = 1")

@@ -137,7 +137,7 @@ _DOCUMENTED = {
     "  if (x < lo) {\n    return lo;\n  }\n  return Math.min(x, hi);\n}\n",
     "c": "#include <stdio.h>\n\n/* Returns x limited to [lo, hi]; used by every example. */\n"
     "static int clamp(int x, int lo, int hi) {\n    if (x < lo) {\n        return lo;\n    }\n"
-    "    return x > hi ? hi : x;\n}\n\nint main(void) {\n    printf(\"%d\\n\", clamp(5, 0, 3));\n"
+    '    return x > hi ? hi : x;\n}\n\nint main(void) {\n    printf("%d\\n", clamp(5, 0, 3));\n'
     "    return 0;\n}\n",
 }
 

@@ -186,9 +186,12 @@ def _error_of(exc: BaseException, max_body: int) -> ApiError:
         )
     if isinstance(exc, web.HTTPNotFound):
         return ApiError(grpc.StatusCode.NOT_FOUND, "no such path; see /openapi.json")
-    if isinstance(exc, EduScoreError):
-        code, reason = status_of(exc)
-        metrics.rejected.labels(reason).inc()
+    code = status_of(type(exc))
+    if isinstance(exc, EduScoreError) and code is not grpc.StatusCode.INTERNAL:
+        # Counted as gRPC counts it: invalid input here, queue refusals where the batcher
+        # decides them (each refused request once).
+        if isinstance(exc, InvalidInput):
+            metrics.rejected.labels("invalid").inc()
         headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, Overloaded) else None
         return ApiError(code, str(exc), headers=headers)
     request_id = uuid.uuid4().hex[:12]
