@@ -96,3 +96,16 @@ def test_head_runs_scikit_learn_single_threaded_and_leaves_torch_alone(scorer) -
     thread.join()
     assert seen["torch"] == torch.get_num_threads()
     assert seen.get("other", 1) == 1
+
+
+def test_a_huge_text_is_cut_before_tokenizing_without_changing_its_embedding(scorer) -> None:
+    """A whole 400 KB file costs the tokenizer seconds; the encoder reads only 256 tokens of it,
+    so the text is cut first. The embedding is the one the model gives the uncut text."""
+    big = "def f(x):\n    return x\n" + "".join(
+        f"# line {j}: " + "y" * 60 + "\n" for j in range(5000)
+    )
+    embedder = scorer.embedder
+    ours = embedder.encode([big])
+    uncut = embedder._model.encode([big], normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.truncated == [True]
+    assert np.abs(ours.vectors - uncut).max() < 1e-6
