@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -14,7 +14,6 @@ from eduscore.client.common import (
     HEALTH_CHECK,
     SERVING,
     Common,
-    RetryPolicy,
     batch_request,
     health_request,
     health_status,
@@ -23,44 +22,16 @@ from eduscore.client.common import (
 )
 from eduscore.client.results import ModelInfo, ScoreResult, SnippetIn
 from eduscore.v1 import eduscore_pb2 as pb
-from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 
 
 class AsyncEduScoreClient(Common):
     """The same client for asyncio (grpc.aio): every method is a coroutine, `score_stream` an
     async iterator. Create it inside the event loop that uses it. Arguments: `EduScoreClient`."""
 
-    def __init__(
-        self,
-        addresses: str | Sequence[str],
-        *,
-        timeout_s: float = 60.0,
-        stream_timeout_s: float | None = None,
-        token: str = "",
-        tls: bool = False,
-        root_certificates: bytes | None = None,
-        client_cert: tuple[bytes, bytes] | None = None,
-        max_message_bytes: int = 64 * 1024 * 1024,
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, shared safely
-    ) -> None:
-        super().__init__(
-            addresses,
-            timeout_s=timeout_s,
-            stream_timeout_s=stream_timeout_s,
-            token=token,
-            tls=tls,
-            root_certificates=root_certificates,
-            client_cert=client_cert,
-            max_message_bytes=max_message_bytes,
-            retry=retry,
-        )
-        self.channels = [
-            grpc.aio.secure_channel(a, self._creds, options=self._options)
-            if self._creds
-            else grpc.aio.insecure_channel(a, options=self._options)
-            for a in self.addresses
-        ]
-        self._stubs = [pb_grpc.EduScorerStub(ch) for ch in self.channels]
+    def _open(self, address: str) -> Any:
+        if self._creds:
+            return grpc.aio.secure_channel(address, self._creds, options=self._options)
+        return grpc.aio.insecure_channel(address, options=self._options)
 
     async def __aenter__(self) -> AsyncEduScoreClient:
         return self

@@ -13,6 +13,7 @@ import grpc
 
 from eduscore.client.results import SnippetIn
 from eduscore.v1 import eduscore_pb2 as pb
+from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 
 # One name may resolve to many servers (a headless Service): spread calls over all of them.
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
@@ -88,14 +89,14 @@ class Common:
         self,
         addresses: str | Sequence[str],
         *,
-        timeout_s: float,
-        stream_timeout_s: float | None,
-        token: str,
-        tls: bool,
-        root_certificates: bytes | None,
-        client_cert: tuple[bytes, bytes] | None,
-        max_message_bytes: int,
-        retry: RetryPolicy,
+        timeout_s: float = 60.0,
+        stream_timeout_s: float | None = None,
+        token: str = "",
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        client_cert: tuple[bytes, bytes] | None = None,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
         if not self.addresses:
@@ -114,6 +115,12 @@ class Common:
             key, chain = client_cert if client_cert else (None, None)
             self._creds = grpc.ssl_channel_credentials(root_certificates, key, chain)
         self._next = random.randrange(len(self.addresses))  # clients do not all start on one
+        self.channels = [self._open(a) for a in self.addresses]
+        self._stubs = [pb_grpc.EduScorerStub(ch) for ch in self.channels]
+
+    def _open(self, address: str) -> Any:
+        """A channel to `address` (grpc or grpc.aio: the subclass decides)."""
+        raise NotImplementedError
 
     def _pick(self) -> int:
         self._next = (self._next + 1) % len(self.addresses)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import grpc
@@ -12,7 +12,6 @@ from eduscore.client.common import (
     HEALTH_CHECK,
     SERVING,
     Common,
-    RetryPolicy,
     batch_request,
     health_request,
     health_status,
@@ -21,7 +20,6 @@ from eduscore.client.common import (
 )
 from eduscore.client.results import ModelInfo, ScoreResult, SnippetIn
 from eduscore.v1 import eduscore_pb2 as pb
-from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 
 
 class EduScoreClient(Common):
@@ -39,37 +37,10 @@ class EduScoreClient(Common):
         retry: retries of unary calls (`NO_RETRY` to turn them off).
     """
 
-    def __init__(
-        self,
-        addresses: str | Sequence[str],
-        *,
-        timeout_s: float = 60.0,
-        stream_timeout_s: float | None = None,
-        token: str = "",
-        tls: bool = False,
-        root_certificates: bytes | None = None,
-        client_cert: tuple[bytes, bytes] | None = None,
-        max_message_bytes: int = 64 * 1024 * 1024,
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, shared safely
-    ) -> None:
-        super().__init__(
-            addresses,
-            timeout_s=timeout_s,
-            stream_timeout_s=stream_timeout_s,
-            token=token,
-            tls=tls,
-            root_certificates=root_certificates,
-            client_cert=client_cert,
-            max_message_bytes=max_message_bytes,
-            retry=retry,
-        )
-        self.channels = [
-            grpc.secure_channel(a, self._creds, options=self._options)
-            if self._creds
-            else grpc.insecure_channel(a, options=self._options)
-            for a in self.addresses
-        ]
-        self._stubs = [pb_grpc.EduScorerStub(ch) for ch in self.channels]
+    def _open(self, address: str) -> Any:
+        if self._creds:
+            return grpc.secure_channel(address, self._creds, options=self._options)
+        return grpc.insecure_channel(address, options=self._options)
 
     def __enter__(self) -> EduScoreClient:
         return self
