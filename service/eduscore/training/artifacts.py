@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ def save_head(directory: str | Path, head: EduScoreHead, metadata: dict[str, Any
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    sio.dump(head.estimator_, out / HEAD_FILE)
+    # Deflated: the trees' arrays compress ~8x, and every retrain commits this file again.
+    sio.dump(head.estimator_, out / HEAD_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
     (out / CALIBRATION_FILE).write_text(json.dumps(head.calibration_.to_dict()) + "\n")
     meta = {"format_version": FORMAT_VERSION, **metadata}
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
