@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
     )
+    train.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="skip the fast tier (static table, its head, the cascade band): a full-only model",
+    )
 
     ev = sub.add_parser("evaluate", help="metrics + report (JSON, PNG) on labelled JSONL")
     ev.add_argument("data", nargs="?", default=CORPUS, help="labelled JSONL")
@@ -162,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
         n_splits=args.folds,
         cache_dir=args.cache_dir,
         finetune=finetune,
+        fast=args.fast,
     )
     print(f"saved {out.model_dir}: grouped-CV {headline(out.cv)}")
     return 0

@@ -64,6 +64,20 @@ class Settings:
         " (the model directory's encoder/ if it has one, else the embedded all-MiniLM-L6-v2)."
         " Must match the classifier's encoder weights and dimension.",
     )
+    tier: str = _f(
+        "full",
+        "Default tier of requests that name none: full (the encoder), fast (static embeddings,"
+        " no encoder loaded; ~20x the throughput) or cascade (fast, then the encoder only"
+        " where the fast score is close to the line). A full or cascade server also serves"
+        " requests for the other tiers.",
+        choices=("full", "fast", "cascade"),
+    )
+    device: str = _f(
+        "auto",
+        "Where the encoder runs: auto (CUDA if PyTorch sees a GPU, else CPU), cpu or cuda"
+        " (fp16 weights).",
+        choices=("auto", "cpu", "cuda"),
+    )
     threshold: float = _f(
         DEFAULT_THRESHOLD, "Default keep threshold on the 0-5 scale (requests may override)."
     )

@@ -24,6 +24,10 @@ class QueueFull(Overloaded):
     """The queue has no room (snippets or bytes) now; room frees up as batches finish."""
 
 
+class TierUnavailable(EduScoreError):
+    """The request names a tier this server did not load (a fast-only server has no encoder)."""
+
+
 class ShuttingDown(EduScoreError):
     """The server is draining or its worker has stopped; no new work is accepted."""
 

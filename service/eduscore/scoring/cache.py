@@ -9,11 +9,14 @@ from collections import OrderedDict
 from eduscore.scoring.scorer import ScoreResult
 
 
-def content_key(code: str, language: str) -> bytes:
-    """Key of a snippet's content: the same code with the same hint scores the same."""
+def content_key(code: str, language: str, tier: str = "") -> bytes:
+    """Key of a snippet's content: the same code with the same hint and tier scores the same
+    (callers resolve the tier first, so a default and its explicit name share entries)."""
     hint = language.lower().encode("utf-8", "surrogatepass")
-    # Length-prefixed, so no (hint, code) pair can collide with another by moving a separator.
-    digest = hashlib.sha256(len(hint).to_bytes(4, "big") + hint)
+    name = tier.encode()
+    # Length-prefixed, so no (hint, tier, code) triple can collide by moving a separator.
+    digest = hashlib.sha256(len(hint).to_bytes(4, "big") + hint + len(name).to_bytes(4, "big"))
+    digest.update(name)
     digest.update(code.encode("utf-8", "surrogatepass"))
     return digest.digest()
 

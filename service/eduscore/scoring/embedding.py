@@ -53,6 +53,18 @@ def weights_sha256(path: str | Path) -> str:
     raise ModelLoadError(f"{path}: no {' or '.join(_WEIGHT_FILES)} in the encoder directory")
 
 
+def resolve_device(device: str) -> str:
+    """`auto` -> cuda when PyTorch sees a GPU, else cpu; `cuda` without one is an error."""
+    import torch
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ModelLoadError(f"device {device!r}: choose auto, cpu or cuda")
+    has_cuda = bool(torch.cuda.is_available())
+    if device == "cuda" and not has_cuda:
+        raise ModelLoadError("--device cuda: PyTorch sees no CUDA device here; use auto or cpu")
+    return "cuda" if device == "auto" and has_cuda else ("cpu" if device == "auto" else device)
+
+
 @dataclass(frozen=True, slots=True)
 class Encoded:
     """Embeddings of a batch, with how many tokens each text had before truncation."""
@@ -71,6 +83,7 @@ class Embedder:
         token_budget: most padded tokens (texts x longest text) per forward pass; larger passes
             fall out of the CPU caches (the per-token cost rises past ~2,048).
         torch_threads: intra-op threads; 0 keeps PyTorch's default (one per core).
+        device: auto (CUDA when there is one), cpu or cuda; fp16 weights on CUDA.
         name: what to call it (reported by GetModelInfo); default: the directory's name.
     """
 
@@ -81,6 +94,7 @@ class Embedder:
         batch_size: int = 64,
         token_budget: int = 2048,
         torch_threads: int = 0,
+        device: str = "auto",
         name: str = "",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -97,7 +111,14 @@ class Embedder:
 
             if torch_threads:
                 torch.set_num_threads(torch_threads)
-            self._model: Any = SentenceTransformer(self.path, device="cpu", local_files_only=True)
+            self.device = resolve_device(device)
+            self._model: Any = SentenceTransformer(
+                self.path, device=self.device, local_files_only=True
+            )
+            if self.device == "cuda":  # half the memory traffic; the head reads float32 anyway
+                self._model.half()
+        except ModelLoadError:
+            raise
         except Exception as exc:  # any loader failure is a startup error naming the path
             raise ModelLoadError(f"{self.path}: cannot load encoder: {exc}") from exc
         self.dim = int(self._model.get_embedding_dimension())

@@ -73,11 +73,17 @@ def _single_thread_head() -> None:
     latency it costs: bench/README.md, session 2). PyTorch's runtime is left alone, and nothing
     is pinned if both share one OpenMP library.
     """
-    import torch
+    import sys
+
     from threadpoolctl import ThreadpoolController
 
-    torch_dir = str(Path(torch.__file__).parent)
+    torch = sys.modules.get("torch")
     openmp = ThreadpoolController().select(user_api="openmp").lib_controllers
+    if torch is None:  # a fast-only process: micro-batches are small here too
+        for lib in openmp:
+            lib.set_num_threads(1)
+        return
+    torch_dir = str(Path(torch.__file__).parent)
     if any(torch_dir in lib.filepath for lib in openmp):
         for lib in openmp:
             if torch_dir not in lib.filepath:

@@ -1,4 +1,9 @@
-"""Scorer: snippets in, ScoreResults out. Synchronous, batch in / batch out; knows no gRPC."""
+"""Scorer: snippets in, ScoreResults out. Synchronous, batch in / batch out; knows no gRPC.
+
+Three tiers share one call: `full` (the transformer encoder), `fast` (static embeddings) and
+`cascade` (fast first, full only where the fast score falls in the band where they disagree).
+Signals are measured once per snippet whichever tiers read them.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from eduscore.errors import TierUnavailable
 from eduscore.scoring import features
-from eduscore.scoring.embedding import Embedder
-from eduscore.scoring.model import (
-    LABEL_MAX,
-    LABEL_MIN,
-    Head,
-    bundled_encoder,
-    check_compatible,
-    load,
+from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head
+from eduscore.scoring.tiers import (
+    CASCADE,
+    FAST,
+    FULL,
+    TIERS,
+    Tier,
+    cascade_band,
+    design_matrix,
+    feature_matrix,
+    load_tiers,
 )
+
+__all__ = [
+    "CASCADE",
+    "FAST",
+    "FULL",
+    "TIERS",
+    "ScoreResult",
+    "Scorer",
+    "Snippet",
+    "design_matrix",
+    "feature_matrix",
+    "normalize_language",
+    "to_label",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +86,8 @@ class Snippet:
     id: str = ""
     code: str
     language: str = ""
+    #: full, fast or cascade; '' = the scorer's default tier.
+    tier: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +104,8 @@ class ScoreResult:
     n_tokens: int = 0
     truncated: bool = False
     language: str = ""
+    #: The tier whose head decided the score: "full" or "fast" (a cascade's answer is one of them).
+    tier: str = FULL
 
     def at_threshold(self, threshold: float, id: str | None = None) -> ScoreResult:
         """The same judgement under another threshold (and, optionally, another id)."""
@@ -96,68 +122,60 @@ def to_label(score: float) -> int:
     return int(min(max(np.floor(score + 0.5), LABEL_MIN), LABEL_MAX))
 
 
-def feature_matrix(rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
-    """Signals as a matrix with columns in FEATURE_NAMES order."""
-    return np.asarray(
-        [[row[name] for name in features.FEATURE_NAMES] for row in rows], dtype=np.float32
-    ).reshape(len(rows), len(features.FEATURE_NAMES))
-
-
-def design_matrix(
-    vectors: npt.NDArray[np.float32], signals: Sequence[Mapping[str, float]]
-) -> npt.NDArray[np.float32]:
-    """What the head reads: [signals | embedding]. Training uses the same function.
-
-    Signals come first so the head can address them by position whatever the encoder's width.
-    """
-    return np.hstack([feature_matrix(signals), vectors]).astype(np.float32, copy=False)
-
-
 class Scorer:
-    """Embeds snippets, measures their signals and applies the trained head.
+    """Measures snippets' signals once and applies each snippet's tier.
 
     Args:
-        embedder: the sentence-transformers encoder the head was trained on.
-        head: the trained classifier head and its metadata.
+        full: the transformer tier, or None on a fast-only scorer.
+        fast: the static-embedding tier, or None when the model ships none.
+        head: the model directory's own head, whose metadata describes the model.
         threshold: default keep threshold on the 0-5 scale.
+        tier: the tier of snippets that name none.
     """
 
-    def __init__(self, embedder: Embedder, head: Head, *, threshold: float = 3.0) -> None:
-        check_compatible(
-            head,
-            encoder_name=embedder.name,
-            encoder_dim=embedder.dim,
-            encoder_sha256=embedder.sha256,
-            feature_names=features.FEATURE_NAMES,
-        )
-        self.embedder = embedder
-        self.head = head
+    def __init__(
+        self,
+        full: Tier | None,
+        fast: Tier | None = None,
+        *,
+        head: Head | None = None,
+        threshold: float = 3.0,
+        tier: str = FULL,
+    ) -> None:
+        main = head or (full.head if full else None) or (fast.head if fast else None)
+        if main is None:
+            raise ValueError("a scorer needs at least one tier")
+        self.full, self.fast, self.head = full, fast, main
         self.threshold = threshold
+        self.band = cascade_band(main.metadata)
+        self.tiers = tuple(
+            t
+            for t, ok in ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.band))
+            if ok
+        )
+        if tier not in self.tiers:
+            raise TierUnavailable(f"tier {tier!r} is not loaded; this scorer has {self.tiers}")
+        self.default_tier = tier
         # Whether the head was trained with the caller's language hint in its features; if
         # not, the format is detected from the text alone, exactly as in training.
-        self.uses_language_hint = bool(head.metadata.get("uses_language_hint", False))
+        self.uses_language_hint = bool(main.metadata.get("uses_language_hint", False))
 
     @classmethod
     def load(
         cls,
         model_dir: str,
         *,
+        tier: str = FULL,
         encoder: str = "",
         threshold: float = 3.0,
         batch_size: int = 64,
         torch_threads: int = 0,
+        device: str = "auto",
     ) -> Scorer:
-        """Load a model directory and its encoder: `encoder` if given, else the fine-tuned one
-        the directory ships, else the embedded default."""
-        head = load(model_dir)
-        bundled = "" if encoder else bundled_encoder(model_dir, head.metadata)
-        embedder = Embedder(
-            encoder or bundled,
-            batch_size=batch_size,
-            torch_threads=torch_threads,
-            name=head.metadata["encoder"]["name"] if bundled else "",
-        )
-        return cls(embedder, head, threshold=threshold)
+        """Load a model directory's tiers: all it ships, but never the encoder for `fast`."""
+        args = {"batch_size": batch_size, "torch_threads": torch_threads, "device": device}
+        head, full, fast = load_tiers(model_dir, tier, encoder=encoder, **args)
+        return cls(full, fast, head=head, threshold=threshold, tier=tier)
 
     @property
     def model_version(self) -> str:
@@ -169,39 +187,103 @@ class Scorer:
 
     @property
     def signal_names(self) -> list[str]:
-        """The names in every ScoreResult.signals, in the order the head reads them."""
+        """The names in every ScoreResult.signals, in the order the heads read them."""
         return self.head.feature_names
+
+    @property
+    def embedder(self) -> Any:
+        """The encoder of the default tier (the full one for a cascade)."""
+        return self.tier_model(FULL if self.default_tier != FAST else FAST).embedder
+
+    def tier_model(self, name: str) -> Tier:
+        tier = self.full if name == FULL else self.fast
+        if tier is None:
+            raise TierUnavailable(f"tier {name!r} is not loaded; this scorer has {self.tiers}")
+        return tier
+
+    def resolve_tier(self, tier: str) -> str:
+        """A snippet's tier: its own, else the default; TierUnavailable if not loaded."""
+        name = tier or self.default_tier
+        if name not in self.tiers:
+            why = (
+                "its model ships no fast tier (retrain with `eduscore train`)"
+                if self.fast is None
+                else "it loaded no encoder (a server started with --tier full or cascade has one)"
+            )
+            raise TierUnavailable(
+                f"tier {name!r} is not served here: {why}; this server runs"
+                f" {', '.join(self.tiers)}"
+            )
+        return name
 
     def score_batch(
         self, snippets: Sequence[Snippet], threshold: float | None = None
     ) -> list[ScoreResult]:
-        """Score snippets in one model call; results are in input order."""
+        """Score snippets in as few model calls as their tiers allow; results in input order."""
         if not snippets:
             return []
-        t = self.threshold if threshold is None else threshold
+        wanted = [self.resolve_tier(s.tier) for s in snippets]
         hint = self.uses_language_hint
         signals = [features.extract(s.code, s.language if hint else "") for s in snippets]
-        encoded = self.embedder.encode([s.code for s in snippets])
-        scores = self.head.predict(design_matrix(encoded.vectors, signals))
+        decided: list[tuple[float, int, bool, str] | None] = [None] * len(snippets)
+        first = [i for i, t in enumerate(wanted) if t != FULL]
+        if first:
+            self._apply(FAST, first, snippets, signals, decided)
+            lo, hi = self.band or (0.0, 0.0)
+            for i in first:
+                if wanted[i] == CASCADE and lo <= decided[i][0] < hi:  # type: ignore[index]
+                    decided[i] = None  # close to the line: the encoder decides
+        rest = [i for i, d in enumerate(decided) if d is None]
+        if rest:
+            self._apply(FULL, rest, snippets, signals, decided)
+        return self._results(snippets, signals, decided, threshold)
+
+    def _apply(
+        self,
+        name: str,
+        index: list[int],
+        snippets: Sequence[Snippet],
+        signals: list[dict[str, float]],
+        decided: list[tuple[float, int, bool, str] | None],
+    ) -> None:
+        """Score the snippets at `index` with one tier, in place."""
+        scores, encoded = self.tier_model(name).predict(
+            [snippets[i].code for i in index], [signals[i] for i in index]
+        )
+        for j, i in enumerate(index):
+            decided[i] = (float(scores[j]), encoded.n_tokens[j], encoded.truncated[j], name)
+
+    def _results(
+        self,
+        snippets: Sequence[Snippet],
+        signals: list[dict[str, float]],
+        decided: list[tuple[float, int, bool, str] | None],
+        threshold: float | None,
+    ) -> list[ScoreResult]:
+        t = self.threshold if threshold is None else threshold
         version = self.head.version
-        return [
-            ScoreResult(
-                id=s.id,
-                score=float(score),
-                label=to_label(float(score)),
-                keep=bool(score >= t),
-                threshold=t,
-                model_version=version,
-                signals=sig,
-                n_tokens=n_tok,
-                truncated=trunc,
-                language=features.detected_language(sig),
+        out = []
+        for s, sig, d in zip(snippets, signals, decided, strict=True):
+            assert d is not None
+            score, n_tokens, truncated, tier = d
+            out.append(
+                ScoreResult(
+                    id=s.id,
+                    score=score,
+                    label=to_label(score),
+                    keep=score >= t,
+                    threshold=t,
+                    model_version=version,
+                    signals=sig,
+                    n_tokens=n_tokens,
+                    truncated=truncated,
+                    language=features.detected_language(sig),
+                    tier=tier,
+                )
             )
-            for s, score, sig, n_tok, trunc in zip(
-                snippets, scores, signals, encoded.n_tokens, encoded.truncated, strict=True
-            )
-        ]
+        return out
 
     def warmup(self) -> None:
-        """One real call so the first request does not pay for lazy initialisation."""
-        self.score_batch([Snippet(code="def warmup() -> None:\n    pass\n")])
+        """One real call per tier so the first request does not pay for lazy initialisation."""
+        code = "def warmup() -> None:\n    pass\n"
+        self.score_batch([Snippet(code=code, tier=t) for t in self.tiers if t != CASCADE])

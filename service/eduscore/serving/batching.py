@@ -67,7 +67,9 @@ class MicroBatcher:
         self.max_wait_s = max_wait_ms / 1000.0
         self.cache = cache if cache is not None else ResultCache(0)
         self._on_failure = on_failure
-        self._max_cost = scorer.embedder.max_seq_length
+        # Batches are budgeted in encoder tokens; a fast-only scorer reads more tokens at a
+        # fraction of the cost, so its budget is the encoder's usual length.
+        self._max_cost = min(scorer.embedder.max_seq_length, 256)
         self._queue = WorkQueue(max_queue_size, max_queue_bytes)
         self._cond = threading.Condition()
         self._stopping = False
@@ -134,7 +136,7 @@ class MicroBatcher:
         now = time.monotonic()
         for snip in snippets:
             fut: asyncio.Future[ScoreResult] = loop.create_future()
-            key = content_key(snip.code, snip.language)
+            key = content_key(snip.code, snip.language, snip.tier)
             hit = self.cache.get(key)
             if hit is not None:
                 fut.set_result(hit.at_threshold(hit.threshold, id=snip.id))

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 #: grpc-gateway's table (runtime.HTTPStatusFromCode) for the codes this API returns.
 HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
     grpc.StatusCode.UNAUTHENTICATED: 401,
     grpc.StatusCode.NOT_FOUND: 404,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
@@ -85,6 +86,7 @@ _SHAPES: dict[str, tuple[type, ...]] = {
     "snippet": (dict,),
     "snippets": (list,),
     "threshold": (int, float),
+    "tier": (str,),
 }
 
 
@@ -100,8 +102,8 @@ async def _parse(request: web.Request, message: Message) -> Message:
     for name, kinds in _SHAPES.items():
         value = body.get(name)
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
-            kind = (
-                "an object" if kinds == (dict,) else "an array" if kinds == (list,) else "a number"
+            kind = {(dict,): "an object", (list,): "an array", (str,): "a string"}.get(
+                kinds, "a number"
             )
             raise InvalidInput(name, f"must be {kind}, got {type(value).__name__}")
     try:

@@ -40,6 +40,13 @@ _THRESHOLD = {
     "description": "Keep threshold on the 0-5 scale; the server default when absent.",
 }
 
+_TIER = {
+    "type": "string",
+    "description": "full, fast or cascade; empty or absent: the server's --tier. A tier the"
+    " server does not run (a fast-only server has no encoder) is a 400 FAILED_PRECONDITION.",
+}
+_METRICS = {"type": "object", "additionalProperties": _NUM}
+
 SCHEMAS: dict[str, Any] = {
     "Snippet": _obj(
         {
@@ -52,11 +59,14 @@ SCHEMAS: dict[str, Any] = {
         },
         ["code"],
     ),
-    "ScoreRequest": _obj({"snippet": _ref("Snippet"), "threshold": _THRESHOLD}, ["snippet"]),
+    "ScoreRequest": _obj(
+        {"snippet": _ref("Snippet"), "threshold": _THRESHOLD, "tier": _TIER}, ["snippet"]
+    ),
     "ScoreBatchRequest": _obj(
         {
             "snippets": {"type": "array", "items": _ref("Snippet"), "minItems": 1},
             "threshold": _THRESHOLD,
+            "tier": _TIER,
         },
         ["snippets"],
     ),
@@ -72,6 +82,11 @@ SCHEMAS: dict[str, Any] = {
             "n_tokens": _INT,
             "truncated": _BOOL,
             "language": _STR,
+            "tier": {
+                "type": "string",
+                "enum": ["full", "fast"],
+                "description": "The tier whose model decided the score.",
+            },
         }
     ),
     "ScoreBatchResponse": _all({"results": {"type": "array", "items": _ref("ScoreResult")}}),
@@ -103,6 +118,19 @@ SCHEMAS: dict[str, Any] = {
             "signal_names": {"type": "array", "items": _STR},
             "limits": _ref("Limits"),
             "server_version": _STR,
+            "default_tier": _STR,
+            "tiers": {"type": "object", "additionalProperties": _ref("TierInfo")},
+        }
+    ),
+    "TierInfo": _all(
+        {
+            "embedding_model": _STR,
+            "embedding_dim": _INT,
+            "max_seq_length": _INT,
+            "metrics": _METRICS,
+            "band_lo": _NUM,
+            "band_hi": _NUM,
+            "escalated_share": _NUM,
         }
     ),
     "Health": _all({"status": {"type": "string", "enum": ["SERVING", "NOT_SERVING"]}}),
@@ -128,7 +156,10 @@ def _error(description: str) -> dict[str, Any]:
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": _INT}}
 _ERRORS = {
-    "400": _error("INVALID_ARGUMENT: malformed JSON, unknown or mistyped field, bad value."),
+    "400": _error(
+        "INVALID_ARGUMENT: malformed JSON, unknown or mistyped field, bad value;"
+        " FAILED_PRECONDITION: a tier this server does not run."
+    ),
     "401": _error("UNAUTHENTICATED: missing or wrong bearer token."),
     "429": {
         **_error("RESOURCE_EXHAUSTED: the queue is full, or its wait exceeds Grpc-Timeout."),

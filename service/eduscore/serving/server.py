@@ -92,9 +92,11 @@ class App:
                 functools.partial(
                     Scorer.load,
                     s.resolved_model_dir,
+                    tier=s.tier,
                     encoder=s.encoder,
                     threshold=s.threshold,
                     torch_threads=s.torch_threads,
+                    device=s.device,
                 )
             )
         self.scorer = scorer
@@ -118,9 +120,12 @@ class App:
         await self.set_status(health_pb2.HealthCheckResponse.SERVING)
         metrics.ready.set(1)
         log.info(
-            "eduscore %s serving model %s (encoder %s) on port %d, metrics on %s, HTTP on %s",
+            "eduscore %s serving model %s (tiers %s, default %s, encoder %s) on port %d,"
+            " metrics on %s, HTTP on %s",
             __version__,
             scorer.model_version,
+            ",".join(scorer.tiers),
+            scorer.default_tier,
             enc.name,
             self.port,
             self.metrics_port if self.metrics_port is not None else "off",

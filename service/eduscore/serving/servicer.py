@@ -104,7 +104,10 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
                     field = f"request[{n}] (id={request.snippet.id!r})"
                     threshold = validation.threshold_of(request, s.threshold)
                     snippet = validation.snippet_of(
-                        request.snippet, f"{field}.snippet", max_bytes=s.max_snippet_bytes
+                        request.snippet,
+                        f"{field}.snippet",
+                        max_bytes=s.max_snippet_bytes,
+                        tier=validation.tier_of(request.tier, self.app.scorer),
                     )
                     fut = await self._batcher(1).submit_when_ready(
                         snippet, deadline=_deadline(context)
@@ -159,10 +162,20 @@ def batcher_of(app: App, n: int = 1) -> MicroBatcher:
     return app.batcher
 
 
+def scorer_of(app: App) -> Scorer:
+    """The loaded scorer, or ShuttingDown while the model loads."""
+    if app.scorer is None:
+        raise ShuttingDown("the model is still loading; retry shortly")
+    return app.scorer
+
+
 async def score_one(app: App, request: pb.ScoreRequest, deadline: float | None) -> pb.ScoreResult:
     s = app.settings
     threshold = validation.threshold_of(request, s.threshold)
-    snippet = validation.snippet_of(request.snippet, "snippet", max_bytes=s.max_snippet_bytes)
+    tier = validation.tier_of(request.tier, app.scorer)
+    snippet = validation.snippet_of(
+        request.snippet, "snippet", max_bytes=s.max_snippet_bytes, tier=tier
+    )
     futures = batcher_of(app, 1).submit([snippet], deadline=deadline)
     (result,) = await _gather(futures)
     out = [validation.result_message(result, threshold, snippet.id)]
@@ -176,7 +189,10 @@ async def score_many(
     s = app.settings
     threshold = validation.threshold_of(request, s.threshold)
     snippets = validation.batch_of(
-        request, max_snippets=s.max_batch_snippets, max_bytes=s.max_snippet_bytes
+        request,
+        max_snippets=s.max_batch_snippets,
+        max_bytes=s.max_snippet_bytes,
+        tier=validation.tier_of(request.tier, app.scorer),
     )
     futures = batcher_of(app, len(snippets)).submit(snippets, deadline=deadline)
     results = await _gather(futures)
@@ -189,9 +205,7 @@ async def score_many(
 
 
 def model_info_of(app: App) -> pb.ModelInfo:
-    if app.scorer is None:
-        raise ShuttingDown("the model is still loading; retry shortly")
-    return model_info(app.scorer, app.settings)
+    return model_info(scorer_of(app), app.settings)
 
 
 def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
@@ -224,4 +238,34 @@ def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
             max_message_bytes=s.max_message_bytes,
         ),
         server_version=__version__,
+        default_tier=scorer.default_tier,
+        tiers=tier_infos(scorer),
     )
+
+
+_HEADLINE = ("f1_keep", "precision_keep", "recall_keep", "spearman", "mae")
+
+
+def tier_infos(scorer: Scorer) -> dict[str, pb.TierInfo]:
+    """Each loaded tier with the metrics its training recorded (metadata.json `tiers`)."""
+    recorded = scorer.metadata.get("tiers", {})
+    out = {}
+    for name in scorer.tiers:
+        row = recorded.get(name, {})
+        cv = row.get("cv", scorer.metadata.get("cv", {}) if name == "full" else {})
+        enc = scorer.embedder if name == "cascade" else scorer.tier_model(name).embedder
+        info = pb.TierInfo(
+            embedding_model=enc.name if name != "cascade" else _cascade_name(scorer),
+            embedding_dim=enc.dim,
+            max_seq_length=enc.max_seq_length,
+            metrics={k: float(cv[k]) for k in _HEADLINE if isinstance(cv.get(k), int | float)},
+        )
+        if name == "cascade" and scorer.band:
+            info.band_lo, info.band_hi = scorer.band
+            info.escalated_share = float(row.get("escalated_share", 0.0))
+        out[name] = info
+    return out
+
+
+def _cascade_name(scorer: Scorer) -> str:
+    return f"{scorer.tier_model('fast').embedder.name} -> {scorer.tier_model('full').embedder.name}"

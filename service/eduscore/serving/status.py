@@ -18,6 +18,7 @@ from eduscore.errors import (
     ModelLoadError,
     Overloaded,
     ShuttingDown,
+    TierUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ STATUS_OF: dict[type[EduScoreError], grpc.StatusCode] = {
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    # The server runs, but not the tier asked for: retrying here cannot help.
+    TierUnavailable: grpc.StatusCode.FAILED_PRECONDITION,
     DeadlineExpired: grpc.StatusCode.DEADLINE_EXCEEDED,
     # Raised while loading, before any RPC is served; listed so no domain error is INTERNAL.
     ModelLoadError: grpc.StatusCode.FAILED_PRECONDITION,

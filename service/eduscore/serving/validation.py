@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from eduscore.errors import InvalidInput
-from eduscore.scoring.scorer import ScoreResult, Snippet, normalize_language
+from eduscore.scoring.scorer import TIERS, Scorer, ScoreResult, Snippet, normalize_language
 from eduscore.v1 import eduscore_pb2 as pb
 
 
@@ -19,7 +19,20 @@ def threshold_of(message: pb.ScoreRequest | pb.ScoreBatchRequest, default: float
     return value
 
 
-def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int) -> Snippet:
+def tier_of(name: str, scorer: Scorer | None) -> str:
+    """The request's tier, resolved to the server's default when empty (left as sent while
+    the model loads: the batcher refuses the call then anyway).
+
+    Raises InvalidInput for a name that is no tier, TierUnavailable for one not loaded here.
+    """
+    tier = name.strip().lower()
+    if tier and tier not in TIERS:
+        choices = ", ".join(TIERS)
+        raise InvalidInput("tier", f"{name!r} is not a tier: use {choices} or leave it empty")
+    return tier if scorer is None else scorer.resolve_tier(tier)
+
+
+def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int, tier: str = "") -> Snippet:
     """A validated Snippet; the message names the field, the problem and the limit's flag."""
     code = message.code
     if not code.strip():
@@ -31,10 +44,13 @@ def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int) -> Snippet:
         raise InvalidInput(
             f"{field}.code", "contains NUL bytes: binary data is not code; filter it out first"
         )
-    return Snippet(id=message.id, code=code, language=normalize_language(message.language))
+    language = normalize_language(message.language)
+    return Snippet(id=message.id, code=code, language=language, tier=tier)
 
 
-def batch_of(request: pb.ScoreBatchRequest, *, max_snippets: int, max_bytes: int) -> list[Snippet]:
+def batch_of(
+    request: pb.ScoreBatchRequest, *, max_snippets: int, max_bytes: int, tier: str = ""
+) -> list[Snippet]:
     n = len(request.snippets)
     if n == 0:
         raise InvalidInput("snippets", "is empty; send at least one snippet")
@@ -43,7 +59,8 @@ def batch_of(request: pb.ScoreBatchRequest, *, max_snippets: int, max_bytes: int
             "snippets", f"{n} snippets exceed --max-batch-snippets={max_snippets}; split the batch"
         )
     return [
-        snippet_of(s, f"snippets[{i}]", max_bytes=max_bytes) for i, s in enumerate(request.snippets)
+        snippet_of(s, f"snippets[{i}]", max_bytes=max_bytes, tier=tier)
+        for i, s in enumerate(request.snippets)
     ]
 
 
@@ -61,4 +78,5 @@ def result_message(result: ScoreResult, threshold: float, snippet_id: str) -> pb
         n_tokens=r.n_tokens,
         truncated=r.truncated,
         language=r.language,
+        tier=r.tier,
     )

@@ -161,6 +161,37 @@ def weak_spots(cv: dict[str, Any], floor: float = 0.70) -> list[str]:
     return out
 
 
+def tiers_section(meta: dict[str, Any]) -> list[str]:
+    """The tiers side by side (same grouped folds), and the fast tier per language."""
+    tiers = meta.get("tiers")
+    if not tiers:
+        return []
+    keys = ("f1_keep", "precision_keep", "recall_keep", "spearman", "mae")
+    head = ["tier", "F1", "precision", "recall", "Spearman", "MAE", "to the encoder"]
+    cascade = tiers.get("cascade", {})
+    lo, hi = cascade.get("band", ["", ""])
+    lines = [
+        "",
+        "## Tiers",
+        "",
+        "`full` embeds with the encoder above; `fast` with a static table distilled from it",
+        "(model2vec, `fast/static/`) and its own head trained in the same grouped CV; `cascade`",
+        f"scores with `fast` and sends fast scores in [{lo}, {hi}) on to `full` (the band is",
+        "the narrowest whose out-of-fold F1 matches the full tier's).",
+        "",
+        _row(head),
+        _row(["---"] * len(head)),
+    ]
+    share = {"full": "100%", "fast": "0%", "cascade": f"{cascade.get('escalated_share', 0):.1%}"}
+    for name in ("full", "fast", "cascade"):
+        if name in tiers:
+            cv = tiers[name]["cv"]
+            lines.append(_row([name, *(_num(cv.get(k, "")) for k in keys), share[name]]))
+    return lines + _group_table(
+        "language", "The fast tier per language:", tiers.get("fast", {}).get("per_language", {})
+    )
+
+
 def render(meta: dict[str, Any], notes: str = "") -> str:
     cv = meta["cv"]
     lines = [
@@ -192,6 +223,7 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
     lines += [_row(["", *range(6)]), _row(["---"] * 7)]
     lines += [_row([i, *row]) for i, row in enumerate(cv["confusion"])]
     lines += ["", "![confusion](confusion.png) ![score vs label](score_vs_label.png)", ""]
+    lines += tiers_section(meta)
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines)

@@ -32,6 +32,7 @@ from eduscore.training.designs import (
     tuned_encoder,
 )
 from eduscore.training.evaluation import headline, write_report
+from eduscore.training.fast import train_fast
 from eduscore.training.finetune import FinetuneConfig
 from eduscore.training.heads import EduScoreHead
 
@@ -52,6 +53,7 @@ class TrainResult:
 
 
 def _versions() -> dict[str, str]:
+    import model2vec
     import sentence_transformers
     import sklearn
     import skops
@@ -60,6 +62,7 @@ def _versions() -> dict[str, str]:
 
     return {
         "eduscore": __version__,
+        "model2vec": model2vec.__version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
@@ -144,10 +147,13 @@ def train(
     cache_dir: str | Path | None = None,
     model_version: str = "",
     finetune: FinetuneConfig | None = None,
+    fast: bool = True,
     progress: bool = True,
 ) -> TrainResult:
     """Cross-validate `head` (default: the recipe's), fit it on all data, write the model.
 
+    With `fast` (default), the fast tier is distilled from the final encoder and trained in
+    the same grouped CV, and the cascade band fitted on both tiers' out-of-fold scores.
     With `finetune`, the encoder is tuned too: per outer fold on that fold's training packages
     (for honest CV), then on all data, shipped as `encoder/` inside the model directory.
     """
@@ -179,6 +185,12 @@ def train(
         version = model_version or f"edu-{data.sha256[:8]}-{datetime.now(UTC):%Y%m%d}"
         enc = _encoder_record(embedder, base, finetune)
         meta = _metadata(data, fitted, enc, result.metrics, version, time.monotonic() - started)
+        if fast:
+            meta["tiers"] = train_fast(
+                data, signals, stage, base=embedder, full_meta=meta, full_oof=result.oof,
+                cache_dir=work, previous=out_dir, n_splits=n_splits, progress=progress,
+            )  # fmt: skip
+            meta["train_seconds"] = round(time.monotonic() - started, 1)
         artifacts.save_head(stage, fitted, meta)
         artifacts.save_oof(stage, data.ids, result.oof)
         title = f"{n_splits}-fold CV grouped by package"

@@ -17,20 +17,24 @@ class Snippet(_message.Message):
     def __init__(self, id: _Optional[str] = ..., code: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("snippet", "threshold")
+    __slots__ = ("snippet", "threshold", "tier")
     SNIPPET_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     snippet: Snippet
     threshold: float
-    def __init__(self, snippet: _Optional[_Union[Snippet, _Mapping]] = ..., threshold: _Optional[float] = ...) -> None: ...
+    tier: str
+    def __init__(self, snippet: _Optional[_Union[Snippet, _Mapping]] = ..., threshold: _Optional[float] = ..., tier: _Optional[str] = ...) -> None: ...
 
 class ScoreBatchRequest(_message.Message):
-    __slots__ = ("snippets", "threshold")
+    __slots__ = ("snippets", "threshold", "tier")
     SNIPPETS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     snippets: _containers.RepeatedCompositeFieldContainer[Snippet]
     threshold: float
-    def __init__(self, snippets: _Optional[_Iterable[_Union[Snippet, _Mapping]]] = ..., threshold: _Optional[float] = ...) -> None: ...
+    tier: str
+    def __init__(self, snippets: _Optional[_Iterable[_Union[Snippet, _Mapping]]] = ..., threshold: _Optional[float] = ..., tier: _Optional[str] = ...) -> None: ...
 
 class ScoreBatchResponse(_message.Message):
     __slots__ = ("results",)
@@ -39,7 +43,7 @@ class ScoreBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ScoreResult, _Mapping]]] = ...) -> None: ...
 
 class ScoreResult(_message.Message):
-    __slots__ = ("id", "score", "keep", "label", "threshold", "model_version", "signals", "n_tokens", "truncated", "language")
+    __slots__ = ("id", "score", "keep", "label", "threshold", "model_version", "signals", "n_tokens", "truncated", "language", "tier")
     class SignalsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +61,7 @@ class ScoreResult(_message.Message):
     N_TOKENS_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     keep: bool
@@ -67,7 +72,8 @@ class ScoreResult(_message.Message):
     n_tokens: int
     truncated: bool
     language: str
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., keep: _Optional[bool] = ..., label: _Optional[int] = ..., threshold: _Optional[float] = ..., model_version: _Optional[str] = ..., signals: _Optional[_Mapping[str, float]] = ..., n_tokens: _Optional[int] = ..., truncated: _Optional[bool] = ..., language: _Optional[str] = ...) -> None: ...
+    tier: str
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., keep: _Optional[bool] = ..., label: _Optional[int] = ..., threshold: _Optional[float] = ..., model_version: _Optional[str] = ..., signals: _Optional[_Mapping[str, float]] = ..., n_tokens: _Optional[int] = ..., truncated: _Optional[bool] = ..., language: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
 
 class GetModelInfoRequest(_message.Message):
     __slots__ = ()
@@ -90,7 +96,7 @@ class Limits(_message.Message):
     def __init__(self, max_batch_snippets: _Optional[int] = ..., max_snippet_bytes: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_stream_inflight: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("model_version", "embedding_model", "embedding_dim", "classifier", "default_threshold", "label_min", "label_max", "training_data_sha256", "training_data_size", "metrics", "signal_names", "limits", "server_version")
+    __slots__ = ("model_version", "embedding_model", "embedding_dim", "classifier", "default_threshold", "label_min", "label_max", "training_data_sha256", "training_data_size", "metrics", "signal_names", "limits", "server_version", "default_tier", "tiers")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +104,13 @@ class ModelInfo(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class TiersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: TierInfo
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[TierInfo, _Mapping]] = ...) -> None: ...
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_DIM_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +124,8 @@ class ModelInfo(_message.Message):
     SIGNAL_NAMES_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_TIER_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
     model_version: str
     embedding_model: str
     embedding_dim: int
@@ -124,4 +139,31 @@ class ModelInfo(_message.Message):
     signal_names: _containers.RepeatedScalarFieldContainer[str]
     limits: Limits
     server_version: str
-    def __init__(self, model_version: _Optional[str] = ..., embedding_model: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., classifier: _Optional[str] = ..., default_threshold: _Optional[float] = ..., label_min: _Optional[float] = ..., label_max: _Optional[float] = ..., training_data_sha256: _Optional[str] = ..., training_data_size: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., signal_names: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., server_version: _Optional[str] = ...) -> None: ...
+    default_tier: str
+    tiers: _containers.MessageMap[str, TierInfo]
+    def __init__(self, model_version: _Optional[str] = ..., embedding_model: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., classifier: _Optional[str] = ..., default_threshold: _Optional[float] = ..., label_min: _Optional[float] = ..., label_max: _Optional[float] = ..., training_data_sha256: _Optional[str] = ..., training_data_size: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., signal_names: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., server_version: _Optional[str] = ..., default_tier: _Optional[str] = ..., tiers: _Optional[_Mapping[str, TierInfo]] = ...) -> None: ...
+
+class TierInfo(_message.Message):
+    __slots__ = ("embedding_model", "embedding_dim", "max_seq_length", "metrics", "band_lo", "band_hi", "escalated_share")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_DIM_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQ_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    BAND_LO_FIELD_NUMBER: _ClassVar[int]
+    BAND_HI_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    embedding_model: str
+    embedding_dim: int
+    max_seq_length: int
+    metrics: _containers.ScalarMap[str, float]
+    band_lo: float
+    band_hi: float
+    escalated_share: float
+    def __init__(self, embedding_model: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., band_lo: _Optional[float] = ..., band_hi: _Optional[float] = ..., escalated_share: _Optional[float] = ...) -> None: ...
