@@ -6,7 +6,9 @@
 2. the served set over loopback: ScoreBatch, ScoreStream, 1/4/16 concurrent unary clients;
 3. single-snippet latency on an idle server vs one in-process call;
 4. the same set sent twice (result cache);
-5. peak RSS of the server process.
+5. peak RSS of the server process;
+6. the tiers (bench/tiers.py): fast and cascade in-process, through the full server per request,
+   a fast-only server, and `eduscore filter --tier fast`.
 Every throughput is printed as a ratio to the ceiling measured in this same run.
 """
 
@@ -26,6 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import tiers as tiers_bench  # noqa: E402
 from bench.stamp import stamp  # noqa: E402
 from eduscore.scoring.scorer import Scorer, Snippet  # noqa: E402
 from eduscore.v1 import eduscore_pb2 as pb  # noqa: E402
@@ -188,6 +191,18 @@ def main() -> int:
         "single_p50_ms": pct(inproc_single, 50),
     }
     report["stages_s"] = stages(scorer, codes)
+    has_fast = "fast" in scorer.tiers
+    if has_fast:
+        print("fast and cascade tiers in-process...", flush=True)
+        report["tiers"] = {
+            "cv": tiers_bench.cv_of(scorer.metadata),
+            "in_process": {
+                "full": {"per_s": best, "escalated_share": 1.0},
+                "fast": tiers_bench.rate_in_process(scorer, codes, "fast", 256),
+                "cascade": tiers_bench.rate_in_process(scorer, codes, "cascade", 64),
+            },
+            "fast_stages_s": tiers_bench.fast_stages(scorer, codes),
+        }
     del scorer
 
     extra = args.server_args.split()
@@ -209,6 +224,11 @@ def main() -> int:
                 rows.append((f"ScoreBatch ({args.batch}/call, x{flight})", rate, None))
             print("ScoreStream...", flush=True)
             rows.append(("ScoreStream", run_stream(stub, codes), None))
+            if has_fast:
+                print("per-request tiers on the full server...", flush=True)
+                for tier, size in (("fast", 256), ("cascade", 64)):
+                    rate = tiers_bench.served_batch(stub, codes, tier, size)
+                    rows.append((f"ScoreBatch tier={tier} ({size}/call, x2)", rate, None))
         for clients in (1, 4, 16):
             print(f"{clients} unary clients...", flush=True)
             rate, lat = run_unary(srv.address, codes, clients)
@@ -226,6 +246,17 @@ def main() -> int:
         report["cache"] = {"first_per_s": first, "repeat_per_s": second, "speedup": second / first}
     finally:
         stop_server(srv)
+
+    if has_fast:
+        print("fast-only server...", flush=True)
+        fast = tiers_bench.fast_server(tmp, codes, 256)
+        report["tiers"]["fast_server"] = fast
+        rows.append(("fast server: ScoreBatch (256, x2)", fast["ScoreBatch"], None))
+        rows.append(("fast server: ScoreStream", fast["ScoreStream"], None))
+        print("eduscore filter --tier fast...", flush=True)
+        filtered = tiers_bench.filter_fast(codes)
+        report["tiers"]["filter_fast"] = filtered
+        rows.append(("filter --tier fast (in-process)", filtered["per_s"], None))
 
     report["rows"] = [
         {
@@ -279,6 +310,25 @@ def print_table(r: dict) -> None:
         f"({c['speedup']:.0f}x)"
     )
     print(f"server peak RSS: {r['server_peak_rss_mib']:.0f} MiB")
+    if "tiers" in r:
+        print_tiers(r)
+
+
+def print_tiers(r: dict) -> None:
+    t, best = r["tiers"], r["ceiling"]["best"]
+    print(f"\n{'tier (in-process)':<20}{'snippets/s':>11}{'x ceiling':>10}{'CV F1':>8}"
+          f"{'Spearman':>9}{'escalated':>10}")  # fmt: skip
+    for name, row in t["in_process"].items():
+        cv = t["cv"].get(name, {})
+        print(f"{name:<20}{row['per_s']:>11.1f}{row['per_s'] / best:>10.2f}"
+              f"{cv.get('f1_keep', float('nan')):>8.3f}{cv.get('spearman', float('nan')):>9.3f}"
+              f"{row['escalated_share']:>10.1%}")  # fmt: skip
+    st = t["fast_stages_s"]
+    print("fast stages over the set: " + ", ".join(f"{k} {v:.3f} s" for k, v in st.items()))
+    if "fast_server" in t:
+        f = t["fast_server"]
+        print(f"fast-only server: SERVING after {f['ready_s']:.2f} s, peak RSS"
+              f" {f['peak_rss_mib']:.0f} MiB, torch mapped: {f['torch_loaded']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -25,6 +25,33 @@ _EXTRA_OF = {
 }
 
 
+def _add_train(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--data", default=CORPUS, help="labelled JSONL [default: %(default)s]")
+    train.add_argument("--out", default="models/current", help="model directory to write")
+    train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
+    train.add_argument("--encoder", default="", help="sentence-transformers directory")
+    train.add_argument(
+        "--finetune",
+        action="store_true",
+        help="tune the encoder on the labels too (per CV fold, then on all; minutes per fold)",
+    )
+    train.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=None,
+        help="epochs of encoder tuning [default: the recipe's, FinetuneConfig.epochs]",
+    )
+    train.add_argument(
+        "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
+    )
+    train.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="skip the fast tier (static table, its head, the cascade band): a full-only model",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduscore", description="Rate the educational value of code snippets (0-5)."
@@ -54,31 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("filter", help="keep the educational rows of a JSONL/Parquet dataset")
     )
 
-    train = sub.add_parser("train", help="train the classifier head (grouped CV, then fit all)")
-    train.add_argument("--data", default=CORPUS, help="labelled JSONL [default: %(default)s]")
-    train.add_argument("--out", default="models/current", help="model directory to write")
-    train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
-    train.add_argument("--encoder", default="", help="sentence-transformers directory")
-    train.add_argument(
-        "--finetune",
-        action="store_true",
-        help="tune the encoder on the labels too (per CV fold, then on all; minutes per fold)",
-    )
-    train.add_argument(
-        "--finetune-epochs",
-        type=int,
-        default=None,
-        help="epochs of encoder tuning [default: the recipe's, FinetuneConfig.epochs]",
-    )
-    train.add_argument(
-        "--cache-dir", default=os.path.expanduser("~/.cache/eduscore"), help="embedding cache"
-    )
-    train.add_argument(
-        "--no-fast",
-        dest="fast",
-        action="store_false",
-        help="skip the fast tier (static table, its head, the cascade band): a full-only model",
-    )
+    _add_train(sub.add_parser("train", help="train the classifier head (grouped CV, then fit all)"))
 
     ev = sub.add_parser("evaluate", help="metrics + report (JSON, PNG) on labelled JSONL")
     ev.add_argument("data", nargs="?", default=CORPUS, help="labelled JSONL")

@@ -148,6 +148,15 @@ def load(directory: str | Path) -> Head:
     return Head(estimator=estimator, metadata=meta, calibration=_calibration(directory))
 
 
+def load_compiled_head(directory: str | Path) -> Head:
+    """A model directory's head from its compiled arrays (scoring/trees.py), not from skops:
+    no scikit-learn import, for the fast tier's start-up and memory."""
+    from eduscore.scoring.trees import load_compiled
+
+    meta = read_metadata(directory)
+    return Head(load_compiled(directory), metadata=meta, calibration=_calibration(directory))
+
+
 def _calibration(directory: str | Path) -> BoundaryCalibration | None:
     path = Path(directory) / CALIBRATION_FILE
     if not path.exists():

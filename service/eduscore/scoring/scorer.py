@@ -204,10 +204,12 @@ class Scorer:
     def resolve_tier(self, tier: str) -> str:
         """A snippet's tier: its own, else the default; TierUnavailable if not loaded."""
         name = tier or self.default_tier
+        if name not in TIERS:
+            raise TierUnavailable(f"{name!r} is not a tier: use {', '.join(TIERS)}")
         if name not in self.tiers:
             why = (
                 "its model ships no fast tier (retrain with `eduscore train`)"
-                if self.fast is None
+                if self.fast is None and name != FULL
                 else "it loaded no encoder (a server started with --tier full or cascade has one)"
             )
             raise TierUnavailable(

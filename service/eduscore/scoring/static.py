@@ -8,9 +8,9 @@ The table is distilled offline from the full tier's encoder (training/fast.py).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -42,32 +42,48 @@ class StaticEmbedder:
     """
 
     def __init__(self, path: str, *, name: str = "", max_seq_length: int = MAX_TOKENS) -> None:
-        if not Path(path, WEIGHTS_FILE).is_file():
+        directory = Path(path)
+        if not (directory / WEIGHTS_FILE).is_file():
             raise ModelLoadError(f"{path}: no {WEIGHTS_FILE}; is it a model2vec directory?")
         try:
-            from model2vec import StaticModel
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
 
-            model: Any = StaticModel.from_pretrained(path)
+            tensors = load_file(str(directory / WEIGHTS_FILE))
+            self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+            config = json.loads((directory / "config.json").read_text())
         except Exception as exc:  # any loader failure is a startup error naming the path
             raise ModelLoadError(f"{path}: cannot load the static embeddings: {exc}") from exc
-        if getattr(model, "token_mapping", None) is not None:
-            raise ModelLoadError(f"{path}: quantized vocabularies are not supported")
+        if "mapping" in tensors or "embeddings" not in tensors:
+            raise ModelLoadError(f"{path}: only plain (unquantized) model2vec tables load")
         self.path = path
-        self.name = name or Path(path).name
+        self.name = name or directory.name
         self.max_seq_length = max_seq_length
-        self._model = model
-        self._table = np.asarray(model.embedding, dtype=np.float32)
-        weights = getattr(model, "weights", None)
-        if weights is not None:  # SIF weights folded into the table once, not per snippet
-            self._table *= np.asarray(weights, dtype=np.float32)[:, None]
-        self._normalize = bool(model.normalize)
+        self._table = np.asarray(tensors["embeddings"], dtype=np.float32)
+        if "weights" in tensors:  # SIF weights folded into the table once, not per snippet
+            self._table *= np.asarray(tensors["weights"], dtype=np.float32)[:, None]
+        self._normalize = bool(config.get("normalize", True))
+        vocab = self._tokenizer.get_vocab()
+        unk = getattr(self._tokenizer.model, "unk_token", None)
+        self._unk = vocab.get(unk) if unk is not None else None
+        # model2vec cuts a text to this many characters per token before tokenizing.
+        self._chars_per_token = int(np.median([len(t) for t in vocab]))
         self.dim = int(self._table.shape[1])
         self.sha256 = table_sha256(path)
+
+    def _ids(self, texts: Sequence[str], limit: int) -> list[list[int]]:
+        """Token ids as model2vec's StaticModel.tokenize makes them (unknown tokens dropped)."""
+        cut = [t[: limit * self._chars_per_token] for t in texts]
+        encodings = self._tokenizer.encode_batch_fast(cut, add_special_tokens=False)
+        ids = [e.ids for e in encodings]
+        if self._unk is not None:
+            ids = [[i for i in row if i != self._unk] for row in ids]
+        return [row[:limit] for row in ids]
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Mean of the token vectors of each text's first `max_seq_length` tokens."""
         # One token past the limit tells a truncated text from one that just fits.
-        ids = self._model.tokenize(list(texts), max_length=self.max_seq_length + 1)
+        ids = self._ids(texts, self.max_seq_length + 1)
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, tokens in enumerate(ids):
             if tokens:

@@ -18,7 +18,14 @@ import numpy.typing as npt
 
 from eduscore.errors import ModelLoadError
 from eduscore.scoring import features
-from eduscore.scoring.model import Head, bundled_encoder, check_compatible, load
+from eduscore.scoring.model import (
+    Head,
+    bundled_encoder,
+    check_compatible,
+    load,
+    load_compiled_head,
+    read_metadata,
+)
 
 FULL, FAST, CASCADE = "full", "fast", "cascade"
 TIERS = (FULL, FAST, CASCADE)
@@ -72,13 +79,14 @@ def _checked(name: str, embedder: Any, head: Head) -> Tier:
 
 
 def load_fast(model_dir: str | Path) -> Tier | None:
-    """The fast tier shipped in `model_dir`, or None if the model has none."""
+    """The fast tier shipped in `model_dir`, or None if the model has none. Its head runs from
+    the compiled arrays (head.npz), so a fast-only process never imports scikit-learn."""
     from eduscore.scoring.static import StaticEmbedder
 
     directory = Path(model_dir) / FAST_DIR
     if not (directory / "metadata.json").is_file():
         return None
-    head = load(directory)
+    head = load_compiled_head(directory)
     path = bundled_encoder(directory, head.metadata)
     if not path:
         raise ModelLoadError(f"{directory}: the fast tier names no static table")
@@ -111,7 +119,8 @@ def load_tiers(
     """The model's head metadata, its full tier (unless `tier` is fast) and its fast tier."""
     if tier not in TIERS:
         raise ModelLoadError(f"tier {tier!r}: choose one of {', '.join(TIERS)}")
-    head = load(model_dir)
+    # A fast-only process reads the model's metadata but never its skops head (scikit-learn).
+    head = Head(None, read_metadata(model_dir)) if tier == FAST else load(model_dir)
     fast = load_fast(model_dir)
     if fast is None and tier != FULL:
         raise ModelLoadError(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -69,6 +68,17 @@ class App:
     #: Mirrors the health status, for the HTTP API's /healthz.
     serving: bool = False
 
+    def _load(self) -> Scorer:
+        s = self.settings
+        return Scorer.load(
+            s.resolved_model_dir,
+            tier=s.tier,
+            encoder=s.encoder,
+            threshold=s.threshold,
+            torch_threads=s.torch_threads,
+            device=s.device,
+        )
+
     async def start(self, scorer: Scorer | None = None) -> None:
         """Listen at once (health NOT_SERVING), load and warm the model, then go SERVING."""
         # grpc's HealthServicer answers SERVING for "" until told otherwise: say NOT_SERVING
@@ -87,19 +97,7 @@ class App:
             from eduscore.serving import http_api
 
             self._http, self.http_port = await http_api.start(self)
-        if scorer is None:
-            scorer = await _in_passing_thread(
-                functools.partial(
-                    Scorer.load,
-                    s.resolved_model_dir,
-                    tier=s.tier,
-                    encoder=s.encoder,
-                    threshold=s.threshold,
-                    torch_threads=s.torch_threads,
-                    device=s.device,
-                )
-            )
-        self.scorer = scorer
+        self.scorer = scorer = scorer or await _in_passing_thread(self._load)
         loop = asyncio.get_running_loop()
         batcher = MicroBatcher(
             scorer,

@@ -1,0 +1,105 @@
+"""Tiers over the wire: per request on the session server, and a server started --tier fast."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from eduscore.v1 import eduscore_pb2 as pb
+from eduscore.v1 import eduscore_pb2_grpc
+
+from .conftest import RunningServer, start_server, stop_server
+from .snippets import SETTINGS, TEXTBOOK
+from .test_tiers import needs_fast
+
+pytestmark = needs_fast
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("fast"), "--tier", "fast")
+    yield running
+    assert stop_server(running) == 0, running.log()
+
+
+def _batch(tier: str, *codes: str) -> pb.ScoreBatchRequest:
+    snippets = [pb.Snippet(id=str(i), code=c) for i, c in enumerate(codes)]
+    return pb.ScoreBatchRequest(snippets=snippets, tier=tier)
+
+
+def test_each_request_names_its_tier_and_the_cache_keeps_them_apart(stub) -> None:
+    full = stub.ScoreBatch(_batch("", TEXTBOOK, SETTINGS), timeout=60).results
+    fast = stub.ScoreBatch(_batch("fast", TEXTBOOK, SETTINGS), timeout=60).results
+    again = stub.ScoreBatch(_batch("full", TEXTBOOK, SETTINGS), timeout=60).results
+    assert [r.tier for r in full] == ["full", "full"] == [r.tier for r in again]
+    assert [r.tier for r in fast] == ["fast", "fast"]
+    assert [r.score for r in again] == [r.score for r in full]  # a hit of its own tier
+    assert [r.score for r in fast] != [r.score for r in full]  # not the full tier's entry
+    one = stub.Score(pb.ScoreRequest(snippet=pb.Snippet(code=TEXTBOOK), tier="FAST "), timeout=60)
+    assert one.tier == "fast" and one.score == fast[0].score
+    cascade = stub.ScoreBatch(_batch("cascade", TEXTBOOK, SETTINGS), timeout=60).results
+    assert all(r.tier in ("fast", "full") for r in cascade)
+    reqs = [pb.ScoreRequest(snippet=pb.Snippet(code=c), tier=t) for c, t in
+            ((TEXTBOOK, "fast"), (TEXTBOOK, "full"), (SETTINGS, ""))]  # fmt: skip
+    assert [r.tier for r in stub.ScoreStream(iter(reqs), timeout=60)] == ["fast", "full", "full"]
+
+
+def test_unknown_tier_is_invalid_argument_naming_the_choices(stub) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        stub.ScoreBatch(_batch("turbo", TEXTBOOK), timeout=60)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "full, fast, cascade" in err.value.details()
+
+
+def test_model_info_reports_every_tier(stub) -> None:
+    info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=60)
+    assert info.default_tier == "full" and set(info.tiers) == {"full", "fast", "cascade"}
+    assert info.tiers["full"].metrics["f1_keep"] == pytest.approx(info.metrics["f1_keep"], 1e-4)
+    fast, cascade = info.tiers["fast"], info.tiers["cascade"]
+    assert fast.embedding_model.startswith("model2vec(") and fast.embedding_dim == 256
+    assert 0.5 < fast.metrics["f1_keep"] < 1.0
+    assert cascade.band_lo < 3.0 < cascade.band_hi and 0 < cascade.escalated_share < 1
+
+
+def test_fast_only_server_runs_without_torch_and_refuses_the_encoder(
+    fast_server: RunningServer,
+) -> None:
+    maps = Path(f"/proc/{fast_server.process.pid}/maps").read_text()
+    assert "libtorch" not in maps, "a --tier fast server mapped PyTorch"
+    with grpc.insecure_channel(fast_server.address) as ch:
+        stub = eduscore_pb2_grpc.EduScorerStub(ch)
+        (result,) = stub.ScoreBatch(_batch("", TEXTBOOK), timeout=60).results
+        assert result.tier == "fast" and 0.0 <= result.score <= 5.0
+        info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=60)
+        assert info.default_tier == "fast" and list(info.tiers) == ["fast"]
+        for tier in ("full", "cascade"):
+            with pytest.raises(grpc.RpcError) as err:
+                stub.ScoreBatch(_batch(tier, TEXTBOOK), timeout=60)
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "loaded no encoder" in err.value.details()
+
+
+def test_http_takes_the_tier_and_maps_refusals(fast_server: RunningServer) -> None:
+    def post(body: dict) -> tuple[int, dict]:
+        req = urllib.request.Request(
+            fast_server.http_url + "/v1/score", json.dumps(body).encode(), method="POST"
+        )
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    status, body = post({"snippet": {"code": TEXTBOOK}, "tier": "fast"})
+    assert status == 200 and body["tier"] == "fast"
+    status, body = post({"snippet": {"code": TEXTBOOK}, "tier": "full"})
+    assert status == 400 and body["code"] == "FAILED_PRECONDITION"
+    status, body = post({"snippet": {"code": TEXTBOOK}, "tier": 3})
+    assert status == 400 and body["code"] == "INVALID_ARGUMENT" and "tier" in body["message"]
