@@ -84,15 +84,30 @@ def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None
     scorer = Scorer.load(str(tmp_path / "model"))
     book, conf = scorer.score_batch([Snippet(code=TEXTBOOK), Snippet(code=SETTINGS)])
     assert 0.0 <= conf.score <= 5.0 and 0.0 <= book.score <= 5.0
+    # The fast tier: distilled, trained in the same folds, shipped in fast/, served.
+    assert scorer.tiers == ("full", "fast", "cascade")
+    assert meta["tiers"]["fast"]["cv"]["f1_keep"] == round(out_fast_f1(tmp_path), 4)
+    lo, hi = meta["tiers"]["cascade"]["band"]
+    assert lo <= 3.0 <= hi and "## Tiers" in (tmp_path / "model" / "README.md").read_text()
+    fast = Scorer.load(str(tmp_path / "model"), tier="fast").score_batch([Snippet(code=TEXTBOOK)])
+    assert fast[0].tier == "fast" and 0.0 <= fast[0].score <= 5.0
     # A run that fails half-way (here: more folds than packages, after the signals and the
     # embeddings) leaves the model it would have replaced as it was, and no staging debris.
-    before = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    def files() -> dict[str, bytes]:
+        root = tmp_path / "model"
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    before = files()
     with pytest.raises(ValueError, match="n_splits"):
         train(data, tmp_path / "model", n_splits=50, progress=False)
-    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before
+    assert files() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     again = Scorer.load(str(tmp_path / "model")).score_batch([Snippet(code=TEXTBOOK)])[0]
     assert again.score == book.score
+
+
+def out_fast_f1(tmp_path: Path) -> float:
+    return json.loads((tmp_path / "model" / "fast" / "metadata.json").read_text())["cv"]["f1_keep"]
 
 
 def test_evaluate_writes_report(slice_path: Path, tmp_path: Path) -> None:
@@ -121,7 +136,10 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
     data = read_labelled(tmp_path / "small.jsonl")
     cfg = FinetuneConfig(epochs=1, max_seq_length=64, batch_size=8)
     cache = tmp_path / "cache"
-    train(data, tmp_path / "model", n_splits=2, cache_dir=cache, finetune=cfg, progress=False)
+    train(
+        data, tmp_path / "model", n_splits=2, cache_dir=cache, finetune=cfg, fast=False,
+        progress=False,
+    )  # fmt: skip
     meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
     enc = meta["encoder"]
     base = Embedder("")

@@ -288,4 +288,6 @@ class Scorer:
     def warmup(self) -> None:
         """One real call per tier so the first request does not pay for lazy initialisation."""
         code = "def warmup() -> None:\n    pass\n"
-        self.score_batch([Snippet(code=code, tier=t) for t in self.tiers if t != CASCADE])
+        for tier in self.tiers:
+            if tier != CASCADE:
+                self.score_batch([Snippet(code=code, tier=tier)])
