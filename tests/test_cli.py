@@ -8,6 +8,9 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
+from .conftest import MODEL_DIR
 from .snippets import SETTINGS, TEXTBOOK
 
 
@@ -124,3 +127,31 @@ def test_serve_with_missing_model_fails_fast(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "metadata.json" in out.stderr and str(tmp_path) in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "tier",
+    [
+        "full",
+        pytest.param(
+            "fast",
+            marks=pytest.mark.skipif(
+                not (MODEL_DIR / "fast" / "metadata.json").exists(),
+                reason="the shipped model has no fast tier (models/current/fast/) yet",
+            ),
+        ),
+    ],
+)
+def test_score_sends_the_tier(server, tier: str) -> None:
+    row = json.dumps({"id": "t", "code": TEXTBOOK}) + "\n"
+    out = run("score", "-", "--server", server.address, "--tier", tier, stdin=row)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["tier"] == tier
+
+
+def test_tier_flags_are_checked_and_documented() -> None:
+    bad = run("score", "-", "--tier", "turbo", stdin="")
+    assert bad.returncode == 2 and "invalid choice: 'turbo'" in bad.stderr
+    assert run("filter", "--input", "x", "--output", "y", "--device", "tpu").returncode == 2
+    usage = run("filter", "--help").stdout
+    assert all(flag in usage for flag in ("--tier", "--workers", "--device"))

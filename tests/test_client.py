@@ -18,10 +18,11 @@ from eduscore.client import (
     RetryPolicy,
     ScoreResult,
     SnippetIn,
+    TierInfo,
 )
 from eduscore.v1 import eduscore_pb2 as pb
 
-from .conftest import free_port
+from .conftest import MODEL_DIR, free_port
 from .snippets import SETTINGS, SMALL, TEXTBOOK
 
 CODES = [TEXTBOOK, SETTINGS, *SMALL]
@@ -148,3 +149,65 @@ def test_old_import_path_still_works() -> None:
     from eduscore.serving import client as old
 
     assert old.EduScoreClient is EduScoreClient and old.SnippetIn is SnippetIn
+
+
+HAS_FAST = (MODEL_DIR / "fast" / "metadata.json").exists()
+needs_fast = pytest.mark.skipif(
+    not HAS_FAST, reason="the shipped model has no fast tier (models/current/fast/) yet"
+)
+
+
+def test_the_tier_is_sent_and_each_result_says_which_decided(server) -> None:
+    with EduScoreClient(server.address) as client:
+        assert client.score(TEXTBOOK, tier="full").tier == "full"
+        assert client.score(TEXTBOOK).tier == "full"  # the session server's default
+        batch = client.score_batch([SnippetIn(c) for c in CODES[:3]], tier="full")
+        assert [r.tier for r in batch] == ["full"] * 3
+        streamed = client.score_stream(iter([SnippetIn(c) for c in CODES[:2]]), tier="full")
+        assert [r.tier for r in streamed] == ["full"] * 2
+        info = client.model_info()
+        with pytest.raises(grpc.RpcError) as err:
+            client.score_batch([SnippetIn(TEXTBOOK)], tier="turbo")
+    assert info.default_tier == "full" and "full" in info.tiers
+    full = info.tiers["full"]
+    assert isinstance(full, TierInfo) and full.embedding_dim == info.embedding_dim
+    assert full.max_seq_length == info.limits.max_seq_length and "f1_keep" in full.metrics
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'turbo' is not a tier" in err.value.details()
+    assert all(name in err.value.details() for name in ("full", "fast", "cascade"))
+
+
+async def test_async_client_sends_the_tier(server) -> None:
+    async with AsyncEduScoreClient(server.address) as client:
+        assert (await client.score(SETTINGS, tier="full")).tier == "full"
+        batch = await client.score_batch([SnippetIn(TEXTBOOK)], tier="full")
+        assert batch[0].tier == "full"
+        assert [r.tier async for r in client.score_stream([SnippetIn(TEXTBOOK)], tier="full")] == [
+            "full"
+        ]
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await client.score(TEXTBOOK, tier="turbo")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "full, fast, cascade" in err.value.details()
+
+
+@needs_fast
+async def test_fast_and_cascade_through_both_clients(server) -> None:
+    snippets = [SnippetIn(code=c, id=str(i)) for i, c in enumerate(CODES)]
+    async with AsyncEduScoreClient(server.address) as client:
+        fast = await client.score_batch(snippets, tier="fast")
+        cascade = await client.score_batch(snippets, tier="cascade")
+        full = await client.score_batch(snippets, tier="full")
+        streamed = [r async for r in client.score_stream(snippets, tier="fast")]
+        info = await client.model_info()
+    assert {r.tier for r in fast} == {"fast"}
+    assert {r.tier for r in cascade} <= {"fast", "full"}
+    for c, f, g in zip(cascade, fast, full, strict=True):  # a cascade answers with one of them
+        assert c.score == pytest.approx(f.score if c.tier == "fast" else g.score, abs=1e-4)
+    assert [r.score for r in streamed] == pytest.approx([r.score for r in fast], abs=1e-6)
+    assert {"full", "fast", "cascade"} <= set(info.tiers)
+    band = info.tiers["cascade"]
+    assert band.band_lo < band.band_hi and 0.0 <= band.escalated_share <= 1.0
+    assert info.tiers["fast"].embedding_model != info.tiers["full"].embedding_model
+    with EduScoreClient(server.address) as sync:  # the blocking client too
+        assert sync.score(TEXTBOOK, tier="fast").score == pytest.approx(fast[0].score, abs=1e-6)

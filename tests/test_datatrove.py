@@ -10,6 +10,7 @@ import pytest
 
 from eduscore.serving.client import EduScoreClient, SnippetIn
 
+from .conftest import MODEL_DIR
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 pytest.importorskip("datatrove", reason="the datatrove extra is not installed")
@@ -75,5 +76,24 @@ def test_batch_marks_invalid_text_and_never_loads_for_it() -> None:
     assert block._scorer is None  # nothing scorable: the model was not loaded
     doc = Document(text=TEXTBOOK, id="t")
     assert block.filter(doc) is True and doc.metadata["edu_label"] in range(6)
+    assert doc.metadata["edu_tier"] == "full"  # what decided, beside the score
+    assert doc.metadata["edu_model_version"] == block.scorer.model_version
     with pytest.raises(ValueError, match="threshold=7"):
         EduScoreFilterBlock(threshold=7)
+
+
+@pytest.mark.skipif(
+    not (MODEL_DIR / "fast" / "metadata.json").exists(),
+    reason="the shipped model has no fast tier (models/current/fast/) yet",
+)
+def test_fast_tier_block_scores_like_the_servers_fast_tier(server) -> None:
+    docs = [Document(text=r["code"], id=r["id"]) for r in ROWS]
+    with EduScoreClient(server.address) as client:
+        fast = client.score_batch([SnippetIn(code=d.text, id=d.id) for d in docs], tier="fast")
+    block = EduScoreFilterBlock(threshold=3.0, batch_size=4, tier="fast")
+    verdicts = block.filter_batch(docs)
+    assert block.scorer.full is None  # the fast tier loads no encoder
+    for doc, want, verdict in zip(docs, fast, verdicts, strict=True):
+        assert doc.metadata["edu_tier"] == "fast"
+        assert doc.metadata["edu_score"] == pytest.approx(want.score, abs=1e-4)
+        assert (verdict is True) == want.keep

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 from eduscore.pipelines import filtering
 from eduscore.serving.client import EduScoreClient, SnippetIn
 
-from .conftest import free_port, start_server, stop_server
+from .conftest import MODEL_DIR, free_port, start_server, stop_server
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 ROWS: list[dict[str, Any]] = [
@@ -208,3 +209,68 @@ def test_queue_full_is_retried_with_backoff(tmp_path: Path) -> None:
         assert refused and float(refused.group(1)) > 0, "the queue never filled: test is moot"
     finally:
         assert stop_server(small) == 0
+
+
+HAS_FAST = (MODEL_DIR / "fast" / "metadata.json").exists()
+
+
+def test_remote_tier_is_sent_and_fingerprinted(server, served, tmp_path: Path, capsys) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(src), "--output", str(out), "--all", "--server", server.address]
+    assert filtering.main([*args, "--tier", "full"]) == 0
+    check_scores(read_out(out), served)
+    # The server's default tier is full: the same run, already done.
+    assert filtering.main(args) == 0 and "already complete" in capsys.readouterr().out
+    bad = run_cli("--input", str(src), "--output", str(out), "--workers", "-1")
+    assert bad.returncode == 2 and "--workers" in bad.stderr
+
+
+def test_in_process_fast_tier_without_a_fast_model_fails_cleanly(tmp_path: Path) -> None:
+    model = tmp_path / "model"  # the shipped model's files, without its fast/ directory
+    model.mkdir()
+    for f in MODEL_DIR.iterdir():
+        if f.is_file():
+            shutil.copy(f, model / f.name)
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS[:3])
+    args = ["--input", str(src), "--output", str(tmp_path / "out.jsonl"), "--model-dir", str(model)]
+    failed = run_cli(*args, "--tier", "fast", "--workers", "2")  # the error crosses the pool
+    assert failed.returncode == 1, failed.stderr
+    assert "has no fast tier" in failed.stderr and "Traceback" not in failed.stderr
+
+
+@pytest.mark.skipif(
+    not HAS_FAST, reason="the shipped model has no fast tier (models/current/fast/) yet"
+)
+def test_fast_tier_in_worker_processes_matches_one_process(server, tmp_path: Path, capsys) -> None:
+    rows = ROWS + many_rows(300, tag="workers")
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    common = ["--input", str(src), "--all", "--tier", "fast", "--batch-size", "32"]
+    outs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"workers-{workers}.jsonl"
+        argv = [*common, "--output", str(out), "--workers", workers, "--checkpoint-rows", "64"]
+        assert filtering.main(argv) == 0
+        outs[workers] = out.read_bytes()
+    assert outs["1"] == outs["2"]  # same rows, same scores, same order
+    got = read_out(tmp_path / "workers-2.jsonl")
+    assert [r["id"] for r in got] == [r["id"] for r in rows]
+    assert got[len(ROWS) - 1]["edu_score"] is None  # "blank": invalid, not scored
+    # The server's fast tier, and the remote path asked for it, agree with the local one.
+    scored = [r for r in got if r["edu_score"] is not None]
+    with EduScoreClient(server.address) as client:
+        fast = client.score_batch(
+            [SnippetIn(r["code"], r["id"], r.get("language", "")) for r in scored], tier="fast"
+        )
+    assert [r.score for r in fast] == pytest.approx([r["edu_score"] for r in scored], abs=1e-4)
+    remote = tmp_path / "remote.jsonl"
+    assert filtering.main([*common, "--output", str(remote), "--server", server.address]) == 0
+    by_server = {r["id"]: r["edu_score"] for r in read_out(remote)}
+    assert [by_server[r["id"]] for r in scored] == pytest.approx(
+        [r["edu_score"] for r in scored], abs=1e-4
+    )
+    capsys.readouterr()
+    # Resuming that output under another tier would mix scores: refused.
+    full = [*common, "--output", str(remote), "--server", server.address, "--tier", "full"]
+    assert filtering.main(full) == 2  # the last --tier wins
+    assert "differs in tier" in capsys.readouterr().err

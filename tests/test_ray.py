@@ -12,6 +12,7 @@ import pytest
 from eduscore.pipelines.ray_data import EduScoreFilter, filter_dataset
 from eduscore.serving.client import EduScoreClient, SnippetIn
 
+from .conftest import MODEL_DIR
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -90,3 +91,22 @@ def test_formats_and_invalid_rows_without_ray(edu_filter: EduScoreFilter, served
     np.testing.assert_allclose(numpy_out["edu_score"], scores[:3], atol=1e-6)
     with pytest.raises(KeyError, match="code_column='code'"):
         edu_filter({"text": np.array(["x = 1"])})
+
+
+def test_the_filter_records_its_tier_and_model(edu_filter: EduScoreFilter, server) -> None:
+    with EduScoreClient(server.address) as client:
+        version = client.model_info().model_version
+    assert (edu_filter.tier, edu_filter.model_version) == ("full", version)
+
+
+@pytest.mark.skipif(
+    not (MODEL_DIR / "fast" / "metadata.json").exists(),
+    reason="the shipped model has no fast tier (models/current/fast/) yet",
+)
+def test_fast_tier_loads_no_encoder_and_scores_like_the_servers_fast_tier(server) -> None:
+    with EduScoreClient(server.address) as client:
+        fast = client.score_batch([SnippetIn(code=r["code"]) for r in ROWS], tier="fast")
+    quick = EduScoreFilter(threshold=3.0, tier="fast")
+    assert quick.tier == "fast" and quick.scorer.full is None  # no encoder, no transformer
+    out = quick({"code": np.array([r["code"] for r in ROWS], dtype=object)})
+    np.testing.assert_allclose(out["edu_score"], [r.score for r in fast], atol=1e-4)

@@ -62,20 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gRPC server")
     config.add_arguments(serve)
 
-    score = sub.add_parser("score", help="score files or JSONL snippets against a server")
-    score.add_argument(
-        "inputs",
-        nargs="*",
-        default=["-"],
-        help="source files, or JSONL of {id, code, language}; '-' reads stdin",
-    )
-    _client_flags(score)
-    score.add_argument("--threshold", type=float, default=None, help="keep threshold (0-5)")
-    score.add_argument(
-        "--fail-fast",
-        action="store_true",
-        help="stop at the first bad row (default: report it on stderr, go on, exit 1 at the end)",
-    )
+    _score_arguments(sub.add_parser("score", help="score files or JSONL snippets against a server"))
 
     filtering.add_arguments(
         sub.add_parser("filter", help="keep the educational rows of a JSONL/Parquet dataset")
@@ -92,6 +79,29 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="reports/evaluate", help="report directory")
     ev.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/eduscore"))
     return parser
+
+
+def _score_arguments(score: argparse.ArgumentParser) -> None:
+    """The flags of `eduscore score`."""
+    score.add_argument(
+        "inputs",
+        nargs="*",
+        default=["-"],
+        help="source files, or JSONL of {id, code, language}; '-' reads stdin",
+    )
+    _client_flags(score)
+    score.add_argument("--threshold", type=float, default=None, help="keep threshold (0-5)")
+    score.add_argument(
+        "--tier",
+        choices=filtering.TIERS,
+        default=None,
+        help="full (encoder), fast (static embeddings) or cascade [default: the server's]",
+    )
+    score.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first bad row (default: report it on stderr, go on, exit 1 at the end)",
+    )
 
 
 def _client_flags(p: argparse.ArgumentParser) -> None:

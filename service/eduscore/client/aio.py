@@ -18,7 +18,7 @@ from eduscore.client.common import (
     health_request,
     health_status,
     score_request,
-    with_threshold,
+    stream_request,
 )
 from eduscore.client.results import ModelInfo, ScoreResult, SnippetIn
 from eduscore.v1 import eduscore_pb2 as pb
@@ -84,9 +84,10 @@ class AsyncEduScoreClient(Common):
         id: str = "",
         language: str = "",
         threshold: float | None = None,
+        tier: str | None = None,
         timeout_s: float | None = None,
     ) -> ScoreResult:
-        req = score_request(code, id, language, threshold)
+        req = score_request(code, id, language, threshold, tier)
         return ScoreResult.from_message(await self._unary("Score", req, timeout_s))
 
     async def score_batch(
@@ -94,9 +95,10 @@ class AsyncEduScoreClient(Common):
         snippets: Iterable[SnippetIn],
         *,
         threshold: float | None = None,
+        tier: str | None = None,
         timeout_s: float | None = None,
     ) -> list[ScoreResult]:
-        reply = await self._unary("ScoreBatch", batch_request(snippets, threshold), timeout_s)
+        reply = await self._unary("ScoreBatch", batch_request(snippets, threshold, tier), timeout_s)
         return [ScoreResult.from_message(r) for r in reply.results]
 
     async def score_stream(
@@ -104,16 +106,17 @@ class AsyncEduScoreClient(Common):
         snippets: Iterable[SnippetIn] | AsyncIterable[SnippetIn],
         *,
         threshold: float | None = None,
+        tier: str | None = None,
     ) -> AsyncIterator[ScoreResult]:
         """Results in input order, from a plain or an async iterable. Not retried."""
 
         async def requests() -> AsyncIterator[pb.ScoreRequest]:
             if isinstance(snippets, AsyncIterable):
                 async for s in snippets:
-                    yield with_threshold(pb.ScoreRequest(snippet=s.message()), threshold)
+                    yield stream_request(s, threshold, tier)
             else:
                 for s in snippets:
-                    yield with_threshold(pb.ScoreRequest(snippet=s.message()), threshold)
+                    yield stream_request(s, threshold, tier)
 
         stub = self._stubs[self._pick()]
         call = stub.ScoreStream(requests(), timeout=self.stream_timeout_s, metadata=self._metadata)

@@ -48,20 +48,31 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
-def with_threshold(req: Any, threshold: float | None) -> Any:
+def with_options(req: Any, threshold: float | None, tier: str | None) -> Any:
+    """Set what the caller chose; unset fields leave the server's defaults in force."""
     if threshold is not None:
         req.threshold = threshold
+    if tier:
+        req.tier = tier
     return req
 
 
-def score_request(code: str, id: str, language: str, threshold: float | None) -> pb.ScoreRequest:
-    return with_threshold(
-        pb.ScoreRequest(snippet=pb.Snippet(id=id, code=code, language=language)), threshold
-    )
+def score_request(
+    code: str, id: str, language: str, threshold: float | None, tier: str | None = None
+) -> pb.ScoreRequest:
+    snippet = pb.Snippet(id=id, code=code, language=language)
+    return with_options(pb.ScoreRequest(snippet=snippet), threshold, tier)
 
 
-def batch_request(snippets: Iterable[SnippetIn], threshold: float | None) -> pb.ScoreBatchRequest:
-    return with_threshold(pb.ScoreBatchRequest(snippets=[s.message() for s in snippets]), threshold)
+def stream_request(s: SnippetIn, threshold: float | None, tier: str | None) -> pb.ScoreRequest:
+    return with_options(pb.ScoreRequest(snippet=s.message()), threshold, tier)
+
+
+def batch_request(
+    snippets: Iterable[SnippetIn], threshold: float | None, tier: str | None = None
+) -> pb.ScoreBatchRequest:
+    req = pb.ScoreBatchRequest(snippets=[s.message() for s in snippets])
+    return with_options(req, threshold, tier)
 
 
 def health_request(service: str) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eduscore.v1 import eduscore_pb2 as pb
 
@@ -34,6 +34,8 @@ class ScoreResult:
     n_tokens: int
     truncated: bool
     language: str
+    #: The tier that decided the score: "full" or "fast" (a cascade answers with one of them).
+    tier: str = ""
 
     @classmethod
     def from_message(cls, m: pb.ScoreResult) -> ScoreResult:
@@ -48,6 +50,7 @@ class ScoreResult:
             n_tokens=m.n_tokens,
             truncated=m.truncated,
             language=m.language,
+            tier=m.tier,
         )
 
 
@@ -61,6 +64,31 @@ class Limits:
     max_stream_inflight: int
     max_seq_length: int
     max_message_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierInfo:
+    """One tier a server runs: its encoder, grouped-CV metrics and, for cascade, the band."""
+
+    embedding_model: str
+    embedding_dim: int
+    max_seq_length: int
+    metrics: Mapping[str, float]
+    band_lo: float = 0.0
+    band_hi: float = 0.0
+    escalated_share: float = 0.0
+
+    @classmethod
+    def from_message(cls, m: pb.TierInfo) -> TierInfo:
+        return cls(
+            embedding_model=m.embedding_model,
+            embedding_dim=m.embedding_dim,
+            max_seq_length=m.max_seq_length,
+            metrics=dict(m.metrics),
+            band_lo=m.band_lo,
+            band_hi=m.band_hi,
+            escalated_share=m.escalated_share,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +108,9 @@ class ModelInfo:
     signal_names: tuple[str, ...]
     limits: Limits
     server_version: str
+    #: Tier of calls that name none, and every tier the server runs ("full", "fast", "cascade").
+    default_tier: str = ""
+    tiers: Mapping[str, TierInfo] = field(default_factory=dict)
 
     @classmethod
     def from_message(cls, m: pb.ModelInfo) -> ModelInfo:
@@ -105,4 +136,6 @@ class ModelInfo:
                 max_message_bytes=lim.max_message_bytes,
             ),
             server_version=m.server_version,
+            default_tier=m.default_tier,
+            tiers={name: TierInfo.from_message(t) for name, t in m.tiers.items()},
         )

@@ -16,7 +16,7 @@ from eduscore.client.common import (
     health_request,
     health_status,
     score_request,
-    with_threshold,
+    stream_request,
 )
 from eduscore.client.results import ModelInfo, ScoreResult, SnippetIn
 from eduscore.v1 import eduscore_pb2 as pb
@@ -35,6 +35,10 @@ class EduScoreClient(Common):
         client_cert: (PEM private key, PEM certificate chain) for mutual TLS.
         max_message_bytes: largest message sent or received.
         retry: retries of unary calls (`NO_RETRY` to turn them off).
+
+    Scoring calls take `threshold=` and `tier=` ("full", "fast", "cascade"; None: the server's
+    default, `model_info().default_tier`); an unknown tier is INVALID_ARGUMENT, one the server
+    did not load FAILED_PRECONDITION.
     """
 
     def _open(self, address: str) -> Any:
@@ -100,9 +104,10 @@ class EduScoreClient(Common):
         id: str = "",
         language: str = "",
         threshold: float | None = None,
+        tier: str | None = None,
         timeout_s: float | None = None,
     ) -> ScoreResult:
-        req = score_request(code, id, language, threshold)
+        req = score_request(code, id, language, threshold, tier)
         return ScoreResult.from_message(self._unary("Score", req, timeout_s))
 
     def score_batch(
@@ -110,19 +115,22 @@ class EduScoreClient(Common):
         snippets: Iterable[SnippetIn],
         *,
         threshold: float | None = None,
+        tier: str | None = None,
         timeout_s: float | None = None,
     ) -> list[ScoreResult]:
-        reply = self._unary("ScoreBatch", batch_request(snippets, threshold), timeout_s)
+        reply = self._unary("ScoreBatch", batch_request(snippets, threshold, tier), timeout_s)
         return [ScoreResult.from_message(r) for r in reply.results]
 
     def score_stream(
-        self, snippets: Iterable[SnippetIn], *, threshold: float | None = None
+        self,
+        snippets: Iterable[SnippetIn],
+        *,
+        threshold: float | None = None,
+        tier: str | None = None,
     ) -> Iterator[ScoreResult]:
         """Results in input order. Not retried (the input cannot be replayed); the server's
         flow control paces how fast `snippets` is read."""
-        requests = (
-            with_threshold(pb.ScoreRequest(snippet=s.message()), threshold) for s in snippets
-        )
+        requests = (stream_request(s, threshold, tier) for s in snippets)
         stub = self._stubs[self._pick()]
         call = stub.ScoreStream(requests, timeout=self.stream_timeout_s, metadata=self._metadata)
         return (ScoreResult.from_message(r) for r in call)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import random
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 from eduscore.pipelines.rows import DEFAULT_MAX_SNIPPET_BYTES, UsageError
 
 log = logging.getLogger(__name__)
+FULL = "full"  # the tier in-process scoring runs unless --tier says otherwise
 
 
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """What one row gets: `score`/`label` are None for rows that cannot be scored (invalid)."""
+class Judgement(NamedTuple):
+    """What one row gets: `score`/`label` are None for rows that cannot be scored (invalid).
+    A tuple, so a pool worker sends back little more than three numbers per row."""
 
     score: float | None
     keep: bool
@@ -63,6 +64,11 @@ class RemoteBackend:
                 f" --max-batch-snippets={info.limits.max_batch_snippets}"
             )
         self.threshold = info.default_threshold if args.threshold is None else args.threshold
+        # An old server reports no tiers: it runs full only, and ignores the request's tier.
+        served = info.tiers or {FULL: None}
+        if args.tier and args.tier not in served:
+            raise UsageError(f"--tier {args.tier}: the server runs only {', '.join(served)}")
+        self.tier = args.tier or info.default_tier or FULL
         self.inflight = args.inflight or 2 + 2 * len(servers)
         self.pool = ThreadPoolExecutor(self.inflight, thread_name_prefix="eduscore-filter")
 
@@ -77,7 +83,7 @@ class RemoteBackend:
         batch = [SnippetIn(code=c, id=i, language=lang) for i, c, lang in snippets]
         for attempt in range(10):
             try:
-                results = self.client.score_batch(batch, threshold=self.threshold)
+                results = self.client.score_batch(batch, threshold=self.threshold, tier=self.tier)
                 return [Judgement(float(r.score), bool(r.keep), int(r.label)) for r in results]
             except grpc.RpcError as exc:
                 if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:
@@ -96,7 +102,7 @@ class RemoteBackend:
         for s in batch:
             try:
                 r = self.client.score(
-                    s.code, id=s.id, language=s.language, threshold=self.threshold
+                    s.code, id=s.id, language=s.language, threshold=self.threshold, tier=self.tier
                 )
                 out.append(Judgement(float(r.score), bool(r.keep), int(r.label)))
             except grpc.RpcError as exc:
@@ -112,36 +118,61 @@ class RemoteBackend:
 
 
 class LocalBackend:
-    """The in-process Scorer; synchronous, since torch already uses every core."""
-
-    inflight = 0
+    """The in-process Scorer: here, synchronously (`--workers 1`), or in a pool of processes
+    each loading it once, with `inflight` chunks queued so no worker waits for the next."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         from eduscore.config import DEFAULT_THRESHOLD, default_model_dir
-        from eduscore.scoring.scorer import Scorer
+        from eduscore.pipelines import workers
 
         self.threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-        self.scorer = Scorer.load(
-            args.model_dir or default_model_dir(),
+        self.tier = args.tier or FULL
+        self.workers = args.workers or workers.default_workers(self.tier)
+        recipe = workers.Recipe(
+            model_dir=args.model_dir or default_model_dir(),
+            tier=self.tier,
             encoder=args.encoder,
             threshold=self.threshold,
             batch_size=min(args.batch_size, 64),
+            # Several encoders in one machine share its cores rather than each taking them all.
+            torch_threads=0 if self.workers == 1 else max(1, (os.cpu_count() or 1) // self.workers),
+            device=args.device,
         )
-        self.model_version = self.scorer.model_version
         self.max_bytes = DEFAULT_MAX_SNIPPET_BYTES
+        self.pool: ProcessPoolExecutor | None = None
+        if self.workers == 1:
+            self.inflight = 0
+            self.scorer = recipe.load()
+            self.model_version = self.scorer.model_version
+            return
+        self.inflight = 2 * self.workers
+        # spawn: a fork of a process with gRPC/tqdm/torch threads can deadlock in the child.
+        self.pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=workers.init_worker,
+            initargs=(recipe,),
+        )
+        try:
+            self.model_version = self.pool.submit(workers.worker_model_version).result()
+        except BaseException:
+            self.close()
+            raise
 
     def submit(self, snippets: list[tuple[str, str, str]]) -> Future[list[Judgement]]:
-        from eduscore.scoring.scorer import Snippet
+        from eduscore.pipelines import workers
 
-        future: Future[list[Judgement]] = Future()
-        results = self.scorer.score_batch(
-            [Snippet(id=i, code=c, language=lang) for i, c, lang in snippets], self.threshold
-        )
-        future.set_result([Judgement(r.score, r.keep, r.label) for r in results])
-        return future
+        if self.pool is None:
+            future: Future[list[Judgement]] = Future()
+            future.set_result(workers.score_chunk(self.scorer, snippets, self.threshold, self.tier))
+            return future
+        return self.pool.submit(workers.worker_score, snippets, self.threshold, self.tier)
 
     def close(self) -> None:
-        pass
+        if self.pool is not None:
+            # Chunks not started are dropped; a running one finishes (a worker cannot be
+            # interrupted mid-chunk), so no worker outlives the command.
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def empty_result() -> Future[list[Judgement]]:

@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 class EduScoreFilterBlock(BaseFilter):
     """Scores `doc.text` as code; keeps a document when its score reaches `threshold`.
 
-    Writes `edu_score`, `edu_label` (and the scored `edu_language`) into `doc.metadata`, also on
-    dropped documents so an `exclusion_writer` records why. Drop reasons, counted by datatrove as
-    `dropped_<reason>`: `edu_below_threshold`, and `edu_invalid` for text the service would
-    refuse (empty, NUL bytes, over 1 MB). Documents are scored `batch_size` at a time through
-    `filter_batch`; the model loads lazily, once per worker, so the block pickles cheaply.
+    Writes `edu_score`, `edu_label`, the scored `edu_language`, and what decided (`edu_tier`,
+    `edu_model_version`) into `doc.metadata`, also on dropped documents so an `exclusion_writer`
+    records why. Drop reasons, counted by datatrove as `dropped_<reason>`: `edu_below_threshold`,
+    and `edu_invalid` for text the service would refuse (empty, NUL bytes, over 1 MB). Documents
+    are scored `batch_size` at a time through `filter_batch`; the model loads lazily, once per
+    worker, so the block pickles cheaply.
 
     Example:
         LocalPipelineExecutor(pipeline=[
@@ -47,6 +48,8 @@ class EduScoreFilterBlock(BaseFilter):
         batch_size: documents per scoring call.
         language_key: metadata key holding a language hint, if any.
         torch_threads: intra-op threads per worker (0: PyTorch's default).
+        tier: "full" (the encoder), "fast" (static embeddings: no encoder, no torch; needs a
+            model with a fast tier) or "cascade".
         exclusion_writer: optional writer for the dropped documents.
     """
 
@@ -61,6 +64,7 @@ class EduScoreFilterBlock(BaseFilter):
         language_key: str = "language",
         torch_threads: int = 0,
         exclusion_writer: DiskWriter | None = None,
+        tier: str = "full",
     ) -> None:
         if not 0.0 <= threshold <= 5.0:
             raise ValueError(f"threshold={threshold} is outside the label scale 0..5")
@@ -70,6 +74,7 @@ class EduScoreFilterBlock(BaseFilter):
         self.encoder = encoder
         self.language_key = language_key
         self.torch_threads = torch_threads
+        self.tier = tier
         self._scorer: Scorer | None = None
 
     @property
@@ -84,6 +89,7 @@ class EduScoreFilterBlock(BaseFilter):
                 threshold=self.threshold,
                 batch_size=self.batch_size,
                 torch_threads=self.torch_threads,
+                tier=self.tier,
             )
         return self._scorer
 
@@ -113,7 +119,11 @@ class EduScoreFilterBlock(BaseFilter):
         results = self.scorer.score_batch(snippets, self.threshold)
         for i, result in zip(scorable, results, strict=True):
             batch[i].metadata.update(
-                edu_score=result.score, edu_label=result.label, edu_language=result.language
+                edu_score=result.score,
+                edu_label=result.label,
+                edu_language=result.language,
+                edu_tier=result.tier,
+                edu_model_version=result.model_version,
             )
             verdicts[i] = True if result.keep else (False, "edu_below_threshold")
         return verdicts

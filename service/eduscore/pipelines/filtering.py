@@ -1,7 +1,9 @@
 """`eduscore filter`: score a JSONL/Parquet dataset and keep its educational rows, resumably.
 
 Rows are read in chunks of `--batch-size`, scored by remote servers (several ScoreBatch calls in
-flight, round-robin over the addresses) or by an in-process Scorer, and written in input order.
+flight, round-robin over the addresses) or by an in-process Scorer (in `--workers` processes,
+each loading it once; several chunks in flight), and written in input order. `--tier` picks the
+model: full, fast (static embeddings, no torch) or cascade.
 Every `--checkpoint-rows` rows the output is made durable and a sidecar `<output>.progress.json`
 records how far the input was consumed and how much output belongs to it, so rerunning the same
 command after a crash or Ctrl-C continues where it stopped and writes every row exactly once.
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: As in scoring.tiers and config (not imported: this module stays light for `--help`).
+TIERS = ("full", "fast", "cascade")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +72,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model-dir", default="", help="in-process model [default: shipped]")
     parser.add_argument("--encoder", default="", help="in-process sentence-transformers dir")
+    parser.add_argument(
+        "--tier",
+        choices=TIERS,
+        default=None,
+        help="full (encoder), fast (static embeddings, no torch) or cascade [default: the"
+        " server's default; full in-process]",
+    )
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="in-process encoder device [auto]"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="in-process scoring processes [0: every core for --tier fast, else 1, since torch"
+        " already uses every core]",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

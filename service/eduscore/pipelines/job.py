@@ -49,8 +49,10 @@ class Job:
             raise UsageError(f"--input {args.input}: no such file")
         if args.threshold is not None and not 0.0 <= args.threshold <= 5.0:
             raise UsageError(f"--threshold={args.threshold} is outside the label scale 0..5")
-        if args.batch_size < 1 or args.checkpoint_rows < 1 or args.inflight < 0:
-            raise UsageError("--batch-size and --checkpoint-rows must be >= 1, --inflight >= 0")
+        if args.batch_size < 1 or args.checkpoint_rows < 1 or min(args.inflight, args.workers) < 0:
+            raise UsageError(
+                "--batch-size and --checkpoint-rows must be >= 1, --inflight and --workers >= 0"
+            )
         output = Path(args.output)
         if output.resolve() == Path(args.input).resolve():
             raise UsageError("--output must differ from --input")
@@ -62,7 +64,7 @@ class Job:
             state_path=output.with_name(output.name + ".progress.json"),
         )
 
-    def fingerprint(self, model_version: str, threshold: float) -> dict[str, Any]:
+    def fingerprint(self, model_version: str, threshold: float, tier: str) -> dict[str, Any]:
         """What must not change between a run and its resumption."""
         a, st = self.args, os.stat(self.args.input)
         return {
@@ -74,6 +76,7 @@ class Job:
             "fields": [a.code_field, a.id_field, a.language_field],
             "threshold": round(float(threshold), 6),
             "model_version": model_version,
+            "tier": tier,  # another tier, other scores
         }
 
     def execute(self, backend: RemoteBackend | LocalBackend | None = None) -> str:
@@ -98,8 +101,10 @@ class Job:
         shutil.rmtree(self.output.with_name(self.output.name + ".parts"), ignore_errors=True)
 
     def _execute(self, backend: RemoteBackend | LocalBackend) -> str:
-        fp = self.fingerprint(backend.model_version, backend.threshold)
+        fp = self.fingerprint(backend.model_version, backend.threshold, backend.tier)
         state = Progress.load(self.state_path)
+        if state is not None:
+            state.fingerprint.setdefault("tier", "full")  # progress from before tiers: full
         if state is not None and state.fingerprint != fp:
             changed = sorted(k for k in fp if state.fingerprint.get(k) != fp[k])
             raise UsageError(

@@ -58,6 +58,9 @@ class EduScoreFilter:
         batch_size: snippets per encoder call inside one Ray batch.
         torch_threads: intra-op threads per actor (0: PyTorch's default, which follows the
             actor's `num_cpus` through OMP_NUM_THREADS).
+        tier: "full" (the encoder), "fast" (static embeddings: no encoder, no torch; needs a
+            model with a fast tier) or "cascade". `self.tier` and `self.model_version` say
+            what scored.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class EduScoreFilter:
         language_column: str = "",
         batch_size: int = 32,
         torch_threads: int = 0,
+        tier: str = "full",
     ) -> None:
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 <= self.threshold <= 5.0:
@@ -81,7 +85,10 @@ class EduScoreFilter:
             threshold=self.threshold,
             batch_size=batch_size,
             torch_threads=torch_threads,
+            tier=tier,
         )
+        self.tier = tier
+        self.model_version = self.scorer.model_version
 
     def score(
         self, codes: list[Any], languages: list[Any] | None = None
@@ -158,7 +165,7 @@ def filter_dataset(
         batch_size: rows per Ray batch.
         keep_only: drop rows below the threshold (else return every row with the columns).
         num_cpus: CPUs reserved per actor; torch then runs that many threads.
-        **filter_kwargs: EduScoreFilter's arguments (model_dir, threshold, code_column...).
+        **filter_kwargs: EduScoreFilter's arguments (model_dir, threshold, tier, code_column...).
     """
     ray = _require_ray()
     size = concurrency if isinstance(concurrency, tuple) else (concurrency, concurrency)

@@ -104,8 +104,15 @@ def _chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:
 class Scoring:
     """Scores chunks, prints results, reports and counts bad rows."""
 
-    def __init__(self, client: EduScoreClient, threshold: float | None, fail_fast: bool) -> None:
+    def __init__(
+        self,
+        client: EduScoreClient,
+        threshold: float | None,
+        fail_fast: bool,
+        tier: str | None = None,
+    ) -> None:
         self.client, self.threshold, self.fail_fast = client, threshold, fail_fast
+        self.tier = tier  # None: the server's default
         self.bad = 0
 
     def report(self, row: Row, problem: str) -> None:
@@ -131,7 +138,9 @@ class Scoring:
         while pending:
             try:
                 results = self.client.score_batch(
-                    [r.snippet for r in pending if r.snippet], threshold=self.threshold
+                    [r.snippet for r in pending if r.snippet],
+                    threshold=self.threshold,
+                    tier=self.tier,
                 )
             except grpc.RpcError as exc:
                 bad = _refused_item(exc, len(pending))
@@ -168,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     servers = args.server or [os.environ.get("EDUSCORE_SERVER", "localhost:50051")]
     token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
     with EduScoreClient(servers, timeout_s=args.timeout_s, token=token) as client:
-        scoring = Scoring(client, args.threshold, args.fail_fast)
+        scoring = Scoring(client, args.threshold, args.fail_fast, args.tier)
         try:
             for chunk in _chunks(read_rows(args.inputs)):
                 if not scoring.chunk(chunk):
