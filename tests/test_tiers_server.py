@@ -15,10 +15,14 @@ from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
 
 from .conftest import RunningServer, start_server, stop_server
-from .snippets import SETTINGS, TEXTBOOK
+from .snippets import SETTINGS
+from .snippets import TEXTBOOK as _TEXTBOOK
+from .test_server import scrape, scrape_until
 from .test_tiers import needs_fast
 
 pytestmark = needs_fast
+#: Text no other test sends, so the session server's cache holds no result for it yet.
+TEXTBOOK = _TEXTBOOK + "\n# scored by the tiers test\n"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,9 @@ def _batch(tier: str, *codes: str) -> pb.ScoreBatchRequest:
     return pb.ScoreBatchRequest(snippets=snippets, tier=tier)
 
 
-def test_each_request_names_its_tier_and_the_cache_keeps_them_apart(stub) -> None:
+def test_each_request_names_its_tier_and_the_cache_keeps_them_apart(stub, server) -> None:
+    key = 'eduscore_tier_scored_total{decided="fast",tier="fast"}'
+    before = scrape(server.metrics_url).get(key, 0.0)
     full = stub.ScoreBatch(_batch("", TEXTBOOK, SETTINGS), timeout=60).results
     fast = stub.ScoreBatch(_batch("fast", TEXTBOOK, SETTINGS), timeout=60).results
     again = stub.ScoreBatch(_batch("full", TEXTBOOK, SETTINGS), timeout=60).results
@@ -48,6 +54,11 @@ def test_each_request_names_its_tier_and_the_cache_keeps_them_apart(stub) -> Non
     reqs = [pb.ScoreRequest(snippet=pb.Snippet(code=c), tier=t) for c, t in
             ((TEXTBOOK, "fast"), (TEXTBOOK, "full"), (SETTINGS, ""))]  # fmt: skip
     assert [r.tier for r in stub.ScoreStream(iter(reqs), timeout=60)] == ["fast", "full", "full"]
+    # Operators see each tier's traffic, and what the cascade escalated (decided="full").
+    after = scrape_until(server.metrics_url, lambda m: m.get(key, 0.0) >= before + 1)
+    assert after[key] >= before + 1
+    assert any(k.startswith('eduscore_tier_scored_total{decided=') and 'tier="cascade"' in k
+               for k in after)  # fmt: skip
 
 
 def test_unknown_tier_is_invalid_argument_naming_the_choices(stub) -> None:

@@ -56,6 +56,13 @@ snippets_scored = Counter(
     "Snippets scored by the model (cache hits excluded).",
     registry=REGISTRY,
 )
+tier_scored = Counter(
+    "eduscore_tier_scored",
+    "Snippets scored, by the tier asked for and the tier whose model decided: a cascade's"
+    " decided=full share is what it escalated to the encoder.",
+    ("tier", "decided"),
+    registry=REGISTRY,
+)
 decisions = Counter(
     "eduscore_decisions",
     "Keep/drop decisions returned to clients.",

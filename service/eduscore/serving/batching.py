@@ -275,6 +275,7 @@ class MicroBatcher:
         metrics.snippets_scored.inc(len(batch))
         for item, res in zip(batch, results, strict=True):
             self.cache.put(item.key, res)
+            metrics.tier_scored.labels(item.snippet.tier or res.tier, res.tier).inc()
             metrics.tokens_per_snippet.observe(res.n_tokens)
             if res.truncated:
                 metrics.truncated.inc()
