@@ -68,7 +68,41 @@ def bench_table(path: Path, r: dict[str, Any]) -> str:
         f" The same set sent twice: {r['cache']['speedup']:.0f}× (the result cache). Server peak"
         f" RSS {r['server_peak_rss_mib']:.0f} MiB.",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + tiers_table(r))
+
+
+def tiers_table(r: dict[str, Any]) -> list[str]:
+    """The tiers side by side (in-process, same set), as ratios to the full tier's ceiling."""
+    t = r.get("tiers")
+    if not t:
+        return []
+    best = r["ceiling"]["best"]
+    lines = [
+        "",
+        "| tier (in-process, same set) | snippets/s | × full ceiling | grouped-CV F1 | Spearman |"
+        " sent to the encoder |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in t["in_process"].items():
+        cv = t["cv"].get(name, {})
+        lines.append(
+            f"| {name} | {row['per_s']:.1f} | {row['per_s'] / best:.2f} |"
+            f" {cv.get('f1_keep', float('nan')):.3f} | {cv.get('spearman', float('nan')):.3f} |"
+            f" {row['escalated_share']:.1%} |"
+        )
+    st = t["fast_stages_s"]
+    lines += ["", "Fast tier per stage over the set: " + ", ".join(
+        f"{k} {v:.3f} s" for k, v in st.items())]  # fmt: skip
+    if "fast_server" in t:
+        f = t["fast_server"]
+        band = t["cv"].get("cascade", {}).get("band", ["?", "?"])
+        lines[-1] += (
+            f". A server started `--tier fast` was SERVING {f['ready_s']:.1f} s after launch"
+            f" (process start to health SERVING), peak RSS {f['peak_rss_mib']:.0f} MiB, PyTorch"
+            f" {'mapped' if f['torch_loaded'] else 'never loaded'}. The cascade sends fast scores"
+            f" in [{band[0]}, {band[1]}) to the encoder."
+        )
+    return lines
 
 
 def soak_table(path: Path, r: dict[str, Any]) -> str:

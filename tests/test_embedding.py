@@ -109,3 +109,21 @@ def test_a_huge_text_is_cut_before_tokenizing_without_changing_its_embedding(sco
     uncut = embedder._model.encode([big], normalize_embeddings=True, convert_to_numpy=True)
     assert ours.truncated == [True]
     assert np.abs(ours.vectors - uncut).max() < 1e-6
+
+
+def test_device_auto_picks_what_torch_sees_and_cuda_without_a_gpu_is_refused() -> None:
+    import torch
+
+    from eduscore.config import Settings
+    from eduscore.errors import ModelLoadError
+    from eduscore.scoring.embedding import resolve_device
+
+    has_cuda = torch.cuda.is_available()
+    assert resolve_device("auto") == ("cuda" if has_cuda else "cpu")
+    assert resolve_device("cpu") == "cpu"
+    if not has_cuda:
+        with pytest.raises(ModelLoadError, match="no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="device"):
+        Settings(device="gpu")
+    assert Settings.from_env({"EDUSCORE_DEVICE": "cpu", "EDUSCORE_TIER": "fast"}).tier == "fast"
