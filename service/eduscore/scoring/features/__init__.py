@@ -6,7 +6,7 @@ import math
 import re
 
 from eduscore.scoring import signal_errors
-from eduscore.scoring.features import syntax
+from eduscore.scoring.features import python_walk, syntax
 from eduscore.scoring.features.formats import (
     CI_RE,
     CONFIG_FORMATS,
@@ -161,8 +161,9 @@ def _extract(code: str, language: str) -> dict[str, float]:
     _marker_features(code, fmt, walk is not None, feats)
 
     if is_py and tree is not None:
-        python_features(tree, n_lines, feats)
-        context_features(tree, texts, code_tokens, feats)
+        walked = python_walk.walk(tree)  # one walk feeds both the structure and the context signals
+        python_features(tree, walked, n_lines, feats)
+        context_features(tree, walked, texts, code_tokens, feats)
     elif walk is not None:
         syntax.code_features(walk, n_lines, feats)
     return feats
