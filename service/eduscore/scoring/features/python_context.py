@@ -1,4 +1,4 @@
-"""What a Python snippet explains and what it leans on unseen: comments (via ``tokenize``),
+"""What a Python snippet explains and what it leans on unseen: comments (by tokenize's rules),
 docstrings and free names (via ``ast``); snippets are never executed.
 
 The rubric's level 2 is "depends on much unseen context" and "methods that only call other
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import io
 import re
 import sys
-import tokenize
 
+from eduscore.scoring.features import python_tokens
 from eduscore.scoring.features.formats import (
     MAX_PARSE_CHARS,
     PROSE_WORD_RE,
@@ -26,7 +25,6 @@ from eduscore.scoring.features.python_walk import PyWalk, walk
 #: Modules a reader already knows: importing only these keeps a snippet self-contained.
 _STDLIB = frozenset(sys.stdlib_module_names)
 _BUILTINS = frozenset(dir(builtins))
-_CODE_TOKENS = (tokenize.NAME, tokenize.OP, tokenize.NUMBER)
 
 
 def python_comments(
@@ -34,34 +32,8 @@ def python_comments(
 ) -> tuple[int, int, list[str], int, int, list[tuple[int, int]], int]:
     """Tokenize Python: full-line and inline comments, their texts, string and number chars,
     comment positions and the number of code tokens (names, operators, numbers)."""
-    full = inline = str_chars = num_chars = code_tokens = 0
-    texts: list[str] = []
-    comment_rows: list[tuple[int, int]] = []
-    last_code_row = -1
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(src[:MAX_PARSE_CHARS]).readline):
-            if tok.type == tokenize.COMMENT:
-                if tok.string.startswith("#!") or "coding" in tok.string[:30]:
-                    continue
-                texts.append(tok.string.lstrip("# "))
-                comment_rows.append((tok.start[0], tok.start[1]))
-                if last_code_row == tok.start[0]:
-                    inline += 1
-                else:
-                    full += 1
-            elif tok.type == tokenize.STRING:
-                str_chars += len(tok.string)
-                last_code_row = tok.end[0]
-            elif tok.type == tokenize.NUMBER:
-                num_chars += len(tok.string)
-                last_code_row = tok.end[0]
-            elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-                last_code_row = tok.end[0]
-            if tok.type in _CODE_TOKENS:
-                code_tokens += 1
-    except Exception:
-        pass
-    return full, inline, texts, str_chars, num_chars, comment_rows, code_tokens
+    t = python_tokens.scan(src[:MAX_PARSE_CHARS])
+    return t.full, t.inline, t.texts, t.str_chars, t.num_chars, t.rows, t.code_tokens
 
 
 def _name_parts(name: str) -> set[str]:
