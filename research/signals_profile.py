@@ -33,7 +33,10 @@ def _codes(n: int | None = None) -> list[str]:
     return codes[:n] if n else codes
 
 
-def _edge_cases() -> list[str]:
+_GRAMMARS = ("c", "cpp", "go", "java", "javascript", "typescript", "rust", "shell")
+
+
+def _edge_cases() -> list[tuple[str, str]]:
     """Inputs the corpus lacks: long files, trees over the node bound, cut code, odd text."""
     rng = random.Random(0)
     codes = _codes()
@@ -54,13 +57,20 @@ def _edge_cases() -> list[str]:
     doc = "def f(a):\n    '''Doc of f here.'''\n    return f(a)\n"
     for filler in ("a+b;" * 2950, "-a;" * 3950, "-a;" * 4100, "a.b(c)\n" * 2000):
         out += [doc + filler, filler + "\n" + doc, doc + filler + "\n" + doc.replace("f", "g")]
-    return out
+    cases = [(c, "") for c in out]
+    for lang in (*_GRAMMARS, "python", "yaml"):  # each parser on cut code, and over the bound
+        cases += [(c[: rng.randint(0, len(c))], lang) for c in rng.sample(codes, 60)]
+        for filler in ("!" * 11000 + "x;", "a+b;" * 3000, "f(1,2,3);" * 1300, "[1,1,1];" * 1500):
+            cases += [("/** Doc of main. */\nint main() { return 0; }\n" + filler, lang)]
+            cases += [(filler + "\n// tail\nint main() { return 0; }\n", lang)]
+    return cases
 
 
 def baseline(out: str, edge: bool = False) -> None:
     from eduscore.scoring import features
 
-    rows = [features.extract(c, "") for c in (_edge_cases() if edge else _codes())]
+    cases = _edge_cases() if edge else [(c, "") for c in _codes()]
+    rows = [features.extract(c, lang) for c, lang in cases]
     Path(out).write_text(json.dumps(rows))
     print(f"{len(rows)} units -> {out}")
 
@@ -69,11 +79,11 @@ def compare(path: str, edge: bool = False) -> int:
     from eduscore.scoring import features
 
     want = json.loads(Path(path).read_text())
-    codes = _edge_cases() if edge else _codes()
+    codes = _edge_cases() if edge else [(c, "") for c in _codes()]
     assert len(want) == len(codes)
     bad = 0
-    for i, (code, ref) in enumerate(zip(codes, want, strict=True)):
-        got = features.extract(code, "")
+    for i, ((code, lang), ref) in enumerate(zip(codes, want, strict=True)):
+        got = features.extract(code, lang)
         diff = [k for k in ref if got.get(k) != ref[k]] + [k for k in got if k not in ref]
         if diff or list(got) != list(ref):
             bad += 1

@@ -160,14 +160,57 @@ def _visit(w: _Walk, node: Any, kind: str, depth: int) -> int:
     return depth
 
 
-def _walk(w: _Walk, root: Any) -> None:
-    """Iterative pre-order walk (no recursion limit on deep code), capped in nodes."""
-    stack = [(root, 0)]
-    while stack and w.n_nodes < MAX_AST_NODES:
-        node, depth = stack.pop()
+def _walk(w: _Walk, tree: Any, kinds: dict[int, str]) -> None:
+    """Pre-order walk with a cursor (no recursion limit on deep code, no list of children per
+    node), capped in nodes; only the node kinds a signal reads go through `_visit`."""
+    check_missing = tree.root_node.has_error  # no ERROR and no MISSING node anywhere otherwise
+    cursor = tree.walk()
+    depth, outer = 0, []  # nesting depth of the current node, and of each open ancestor's
+    while True:
+        node = cursor.node
         w.n_nodes += 1
-        child_depth = _visit(w, node, node.type, depth)
-        stack.extend((c, child_depth) for c in reversed(node.children))
+        kind = kinds.get(node.kind_id)
+        if kind is None:
+            kind = kinds[node.kind_id] = _kind(w.spec, node.type)
+        if kind:
+            child_depth = _visit(w, node, kind, depth)
+        else:
+            child_depth = depth
+            w.errors += check_missing and node.is_missing
+        if w.n_nodes >= MAX_AST_NODES:
+            return
+        if cursor.goto_first_child():
+            outer.append(depth)
+            depth = child_depth
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+            depth = outer.pop()
+
+
+@cache
+def _kinds(grammar: str) -> dict[int, str]:
+    """Per grammar, filled as kinds are met: node kind id -> its type name, or "" for a kind no
+    signal reads (most: punctuation, keywords, expressions)."""
+    return {}
+
+
+def _kind(spec: LanguageSpec, kind: str) -> str:
+    read = (
+        kind == "ERROR"
+        or kind in spec.functions
+        or kind in spec.types
+        or kind in spec.comments
+        or kind in _NAME_TYPES
+        or kind in _STRINGS
+        or kind in spec.calls
+        or kind in spec.imports
+        or kind in _LOOPS
+        or kind in _BRANCHES
+        or kind in _HANDLERS
+    )
+    return kind if read else ""
 
 
 def parse(code: str, fmt: str) -> _Walk | None:
@@ -178,7 +221,7 @@ def parse(code: str, fmt: str) -> _Walk | None:
     src = code[:MAX_PARSE_CHARS].encode("utf-8", "surrogatepass")
     tree = _parser(fmt).parse(src)
     w = _Walk(spec=spec, src=src)
-    _walk(w, tree.root_node)
+    _walk(w, tree, _kinds(fmt))
     return w
 
 
