@@ -20,6 +20,7 @@ from eduscore.scoring.features.formats import (
     comment_stats,
     detect_format,
     explanation_features,
+    has_marker,
     log1p,
     non_python_code_tokens,
     ratio,
@@ -112,6 +113,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 _QUOTED_RE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
 _NUMBER_RE = re.compile(r"\b\d[\d.]*\b")
 #: Doc-comment openers by convention: JSDoc/Javadoc `/**`, rustdoc `///` and `//!`.
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _DOC_MARK_RE = re.compile(r"/\*\*|^[ \t]*//[/!]", re.MULTILINE)
 
 
@@ -180,7 +182,8 @@ def _shape_features(code: str, lines: list[str], feats: dict[str, float]) -> int
     feats["log_max_line_length"] = log1p(max(lengths) if lengths else 0)
     feats["long_line_ratio"] = ratio(sum(n > 120 for n in lengths), n_lines)
     feats["blank_line_ratio"] = ratio(len(lines) - len(nonblank), len(lines))
-    feats["non_ascii_ratio"] = ratio(sum(ord(c) > 127 for c in code), len(code))
+    non_ascii = 0 if code.isascii() else len(_NON_ASCII_RE.findall(code))
+    feats["non_ascii_ratio"] = ratio(non_ascii, len(code))
     feats["minified"] = float(
         (len(code) > 1000 and len(lines) <= 3) or feats["mean_line_length"] > 200
     )
@@ -191,12 +194,13 @@ def _marker_features(code: str, fmt: str, parsed: bool, feats: dict[str, float])
     """Generated, licence, CI and URL markers; doctests and doc-comment openers."""
     head = code[:4000]
     n_lines = max(code.count("\n") + 1, 1)
-    feats["generated_marker"] = float(bool(GENERATED_RE.search(head)))
-    feats["license_marker"] = float(bool(LICENSE_RE.search(head)))
+    feats["generated_marker"] = float(has_marker(GENERATED_RE, head))
+    feats["license_marker"] = float(has_marker(LICENSE_RE, head))
     feats["ci_config_marker"] = log1p(len(CI_RE.findall(code))) if fmt == "yaml" else 0.0
     feats["url_density"] = min(1.0, ratio(len(URL_RE.findall(code)), n_lines))
     feats["has_doctest"] = float(">>>" in code)
-    feats["jsdoc_blocks"] = log1p(len(_DOC_MARK_RE.findall(code))) if parsed else 0.0
+    marked = "/**" in code or "///" in code or "//!" in code  # the regex finds none otherwise
+    feats["jsdoc_blocks"] = log1p(len(_DOC_MARK_RE.findall(code))) if parsed and marked else 0.0
 
 
 def extract(code: str, language: str = "") -> dict[str, float]:
