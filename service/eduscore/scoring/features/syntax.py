@@ -127,4 +127,24 @@ def comment_stats(w: Walk) -> tuple[int, int, int, list[str]]:
 def _calls_itself(w: Walk, func: Any, name: str) -> bool:
     """Whether `name` appears inside its own body after the signature (a recursive call)."""
     body = w.spec.body_of(func)
-    return body is not None and re.search(rf"\b{re.escape(name)}\s*\(", w.text(body)) is not None
+    return body is not None and called(w.text(body), name)
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what `\w` matches in a str pattern
+
+
+def called(text: str, name: str) -> bool:
+    r"""`re.search(rf"\b{re.escape(name)}\s*\(", text)` for a non-empty name, by hand: a
+    pattern per function name overflowed the `re` cache (512) and was compiled each time."""
+    starts_word = _is_word(name[0])
+    i = text.find(name)
+    while i >= 0:
+        if (i > 0 and _is_word(text[i - 1])) != starts_word:  # `\b` before the name
+            j = i + len(name)
+            while j < len(text) and text[j].isspace():
+                j += 1
+            if j < len(text) and text[j] == "(":
+                return True
+        i = text.find(name, i + 1)
+    return False
