@@ -105,18 +105,20 @@ _DOCKER_RE = re.compile(
 _MAKE_TARGET_RE = re.compile(
     r"^[\w.$()/%-]+(?:[ \t]+[\w.$()/%-]+)*[ \t]*:(?!=)[^\n]*\n\t", re.MULTILINE
 )
-_YAML_KEY_RE = re.compile(r"^[ \t]*(- )?[\w\"'.$/-]+[ \t]*:([ \t]|$)")
-_YAML_ITEM_RE = re.compile(r"^[ \t]*- ")
-_TEMPLATE_RE = re.compile(r"^[ \t]*\{\{-?")
+#: Line patterns, counted over the lines joined by "\n" (one findall, not a match per line):
+#: MULTILINE, and no part of them matches a newline, so each counts the lines that match.
+_YAML_LINE_RE = re.compile(r"^(?:[ \t]*(?:- )?[\w\"'.$/-]+[ \t]*:(?:[ \t]|$)|[ \t]*- )", re.M)
+_TEMPLATE_LINE_RE = re.compile(r"^[ \t]*\{\{", re.M)
 _INI_SECTION_RE = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
-_INI_KV_RE = re.compile(r"^[ \t]*[\w.-]+[ \t]*[=:]")
+_INI_LINE_RE = re.compile(r"^(?:[ \t]*[\w.-]+[ \t]*[=:]|[ \t]*\[[^\]\n]+\][ \t]*$)", re.M)
 WORD_RE = re.compile(r"\w+")
 #: Words of prose (comments, docstrings): two letters or more, so code fragments count less.
 PROSE_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 #: Tokens of non-Python code: words and single punctuation marks (Python uses tokenize).
 _CODE_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _JSON_LINE_RE = re.compile(
-    r'^[ \t]*("[^"]*"[ \t]*:|[\[\]{}],?[ \t]*$|"[^"]*",?[ \t]*$|//|[-\d.]+,?[ \t]*$|\{|\[)'
+    r'^[ \t]*(?:"[^"\n]*"[ \t]*:|[\[\]{}],?[ \t]*$|"[^"\n]*",?[ \t]*$|//|[-\d.]+,?[ \t]*$|\{|\[)',
+    re.M,
 )
 
 
@@ -172,17 +174,18 @@ def detect_format(code: str, lines: list[str], tree: ast.Module | None, hint: st
         return "shell"
     nonblank = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")][:400]
     n = max(len(nonblank), 1)
-    ini_lines = sum(bool(_INI_KV_RE.match(ln) or _INI_SECTION_RE.match(ln)) for ln in nonblank)
+    joined = "\n".join(nonblank)
+    ini_lines = len(_INI_LINE_RE.findall(joined))
     if nonblank and _INI_SECTION_RE.match(nonblank[0]):
         if _parses(tomllib.loads, head):
             return "toml"
         if ini_lines >= 0.5 * n:
             return "ini"
     # Not "//" openers: that is how Rust, Go, C and JS files start too.
-    if stripped[:1] in "{[" and sum(bool(_JSON_LINE_RE.match(ln)) for ln in nonblank) >= 0.6 * n:
+    if stripped[:1] in "{[" and len(_JSON_LINE_RE.findall(joined)) >= 0.6 * n:
         return "json"
-    yaml_like = sum(bool(_YAML_KEY_RE.match(ln) or _YAML_ITEM_RE.match(ln)) for ln in nonblank)
-    templated = sum(bool(_TEMPLATE_RE.match(ln)) for ln in nonblank)
+    yaml_like = len(_YAML_LINE_RE.findall(joined))
+    templated = len(_TEMPLATE_LINE_RE.findall(joined))
     if templated and yaml_like + templated >= 0.6 * n:  # Helm/Jinja-templated YAML
         return "yaml"
     if (tree is not None and _looks_python(tree)) or stripped.startswith(('"""', "'''", 'r"""')):
