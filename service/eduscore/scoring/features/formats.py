@@ -105,19 +105,20 @@ _DOCKER_RE = re.compile(
 _MAKE_TARGET_RE = re.compile(
     r"^[\w.$()/%-]+(?:[ \t]+[\w.$()/%-]+)*[ \t]*:(?!=)[^\n]*\n\t", re.MULTILINE
 )
-#: Line patterns, counted over the lines joined by "\n" (one findall, not a match per line):
-#: MULTILINE, and no part of them matches a newline, so each counts the lines that match.
-_YAML_LINE_RE = re.compile(r"^(?:[ \t]*(?:- )?[\w\"'.$/-]+[ \t]*:(?:[ \t]|$)|[ \t]*- )", re.M)
-_TEMPLATE_LINE_RE = re.compile(r"^[ \t]*\{\{", re.M)
+#: Line patterns, counted in one findall over "\n" + the lines joined by "\n" (not a match per
+#: line): each starts at a "\n" (a literal the regex engine skips to, where "^" is tried at
+#: every position) and no other part matches one, so each counts the lines that match.
+_YAML_LINE_RE = re.compile(r"\n(?:[ \t]*(?:- )?[\w\"'.$/-]+[ \t]*:(?:[ \t]|$)|[ \t]*- )", re.M)
+_TEMPLATE_LINE_RE = re.compile(r"\n[ \t]*\{\{", re.M)
 _INI_SECTION_RE = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
-_INI_LINE_RE = re.compile(r"^(?:[ \t]*[\w.-]+[ \t]*[=:]|[ \t]*\[[^\]\n]+\][ \t]*$)", re.M)
+_INI_LINE_RE = re.compile(r"\n(?:[ \t]*[\w.-]+[ \t]*[=:]|[ \t]*\[[^\]\n]+\][ \t]*$)", re.M)
 WORD_RE = re.compile(r"\w+")
 #: Words of prose (comments, docstrings): two letters or more, so code fragments count less.
 PROSE_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 #: Tokens of non-Python code: words and single punctuation marks (Python uses tokenize).
 _CODE_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _JSON_LINE_RE = re.compile(
-    r'^[ \t]*(?:"[^"\n]*"[ \t]*:|[\[\]{}],?[ \t]*$|"[^"\n]*",?[ \t]*$|//|[-\d.]+,?[ \t]*$|\{|\[)',
+    r'\n[ \t]*(?:"[^"\n]*"[ \t]*:|[\[\]{}],?[ \t]*$|"[^"\n]*",?[ \t]*$|//|[-\d.]+,?[ \t]*$|\{|\[)',
     re.M,
 )
 
@@ -174,7 +175,7 @@ def detect_format(code: str, lines: list[str], tree: ast.Module | None, hint: st
         return "shell"
     nonblank = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")][:400]
     n = max(len(nonblank), 1)
-    joined = "\n".join(nonblank)
+    joined = "\n" + "\n".join(nonblank)
     ini_lines = len(_INI_LINE_RE.findall(joined))
     if nonblank and _INI_SECTION_RE.match(nonblank[0]):
         if _parses(tomllib.loads, head):
