@@ -25,7 +25,7 @@ from eduscore.scoring.features.formats import (
     non_python_code_tokens,
     ratio,
 )
-from eduscore.scoring.features.python_ast import parse_python, python_features
+from eduscore.scoring.features.python_ast import LazyParse, python_features
 from eduscore.scoring.features.python_context import context_features, python_comments
 
 __all__ = ["FEATURE_NAMES", "FORMATS", "detected_language", "extract", "extract_vector"]
@@ -129,8 +129,9 @@ def _extract(code: str, language: str) -> dict[str, float]:
     lines = code.split("\n")
     n_lines = _shape_features(code, lines, feats)
 
-    tree, full = parse_python(code) if "\x00" not in code else (None, False)
-    fmt = detect_format(code, lines, tree, language if isinstance(language, str) else "")
+    parsed = LazyParse(code)
+    fmt = detect_format(code, lines, parsed.tree, language if isinstance(language, str) else "")
+    tree, full = parsed() if fmt == "python" else (None, False)  # only Python reads the tree
     feats[f"is_{fmt}"] = 1.0
     feats["config_format"] = float(fmt in CONFIG_FORMATS)
     feats["curly_syntax"] = float(fmt in CURLY_FORMATS)

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 from eduscore.scoring.features import language_id
@@ -159,9 +160,12 @@ def _looks_python(tree: ast.Module) -> bool:
     return weak < len(body)
 
 
-def detect_format(code: str, lines: list[str], tree: ast.Module | None, hint: str) -> str:
+def detect_format(
+    code: str, lines: list[str], python_tree: Callable[[], ast.Module | None], hint: str
+) -> str:
     """The snippet's format: the hint when it names one, else exact checks for data formats
-    (JSON, TOML, INI, YAML, Dockerfile, Makefile), Python's own parser, then the detector."""
+    (JSON, TOML, INI, YAML, Dockerfile, Makefile), Python's own parser (`python_tree`, only
+    called once the data formats are ruled out), then the detector."""
     hint_fmt = _LANG_ALIASES.get(hint.strip().lower(), "") if hint else ""
     if hint_fmt:
         return hint_fmt
@@ -189,6 +193,7 @@ def detect_format(code: str, lines: list[str], tree: ast.Module | None, hint: st
     templated = len(_TEMPLATE_LINE_RE.findall(joined))
     if templated and yaml_like + templated >= 0.6 * n:  # Helm/Jinja-templated YAML
         return "yaml"
+    tree = python_tree()
     if (tree is not None and _looks_python(tree)) or stripped.startswith(('"""', "'''", 'r"""')):
         return "python"
     if _DOCKER_RE.search(head) and sum(bool(_DOCKER_RE.match(ln)) for ln in nonblank) >= 0.3 * n:

@@ -44,6 +44,26 @@ def parse_python(code: str) -> tuple[ast.Module | None, bool]:
     return None, False
 
 
+class LazyParse:
+    """`parse_python(code)` on first call only (never for a NUL byte): the data formats are
+    told apart before Python is tried, and a failed parse retries up to six prefixes."""
+
+    __slots__ = ("_code", "_result")
+
+    def __init__(self, code: str) -> None:
+        self._code = code
+        self._result: tuple[ast.Module | None, bool] | None = None
+
+    def __call__(self) -> tuple[ast.Module | None, bool]:
+        if self._result is None:
+            code = self._code
+            self._result = parse_python(code) if "\x00" not in code else (None, False)
+        return self._result
+
+    def tree(self) -> ast.Module | None:
+        return self()[0]
+
+
 def _is_literal(node: ast.AST | None) -> bool:
     if node is None:
         return False
