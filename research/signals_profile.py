@@ -111,10 +111,11 @@ def rate(n: int | None) -> float:
 
     codes = _codes(n)
     features.extract(codes[0], "")
-    t0 = time.perf_counter()
+    # CPU time of this process: the machine is shared, and wall time counts others' work too
+    t0 = time.process_time()
     for c in codes:
         features.extract(c, "")
-    r = len(codes) / (time.perf_counter() - t0)
+    r = len(codes) / (time.process_time() - t0)
     print(f"{r:.1f}")
     return r
 

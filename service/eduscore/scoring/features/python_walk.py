@@ -30,6 +30,9 @@ _DOC_OWNERS = frozenset({ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.
 _LOOPS = frozenset({ast.For, ast.AsyncFor, ast.While})
 _COMPS = frozenset({ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
 _FUNCS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef})
+#: What `_other` counts.
+_OTHERS = _LOOPS | _COMPS | {ast.If, ast.IfExp, ast.Match, ast.ExceptHandler, ast.Assert}
+_OTHERS |= {ast.alias, ast.Import, ast.ImportFrom}
 
 
 @dataclass(slots=True)
@@ -163,7 +166,7 @@ def walk(tree: ast.Module, *, breadth_first: bool = False) -> PyWalk:
             _definition(node, w, (n,) if breadth_first else (level, -n))
             if t in _FUNCS:
                 encl = (*encl, node.name)  # type: ignore[attr-defined]
-        else:
+        elif t in _OTHERS:  # most nodes (contexts, operators, constants) count for nothing
             _other(node, w, depth)
         w.n_stmt += t in _STMTS
         if t in _NESTING:
@@ -175,7 +178,9 @@ def walk(tree: ast.Module, *, breadth_first: bool = False) -> PyWalk:
             if isinstance(v, _AST):
                 todo.append((v, depth, level, encl))
             elif isinstance(v, list):
-                todo.extend((c, depth, level, encl) for c in v if isinstance(c, _AST))
+                for c in v:
+                    if isinstance(c, _AST):
+                        todo.append((c, depth, level, encl))
     w.n_nodes, w.complete = n, not todo
     # Breadth-first is level by level, and within a level the reverse of this walk's order.
     w.docs = [(name, doc) for _, name, doc in sorted(w.keyed_docs)]
