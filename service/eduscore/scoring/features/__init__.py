@@ -118,7 +118,7 @@ _DOC_MARK_RE = re.compile(r"/\*\*|^[ \t]*//[/!]", re.MULTILINE)
 
 
 def _zero() -> dict[str, float]:
-    return {name: 0.0 for name in FEATURE_NAMES}
+    return dict.fromkeys(FEATURE_NAMES, 0.0)
 
 
 def _extract(code: str, language: str) -> dict[str, float]:
@@ -215,6 +215,11 @@ def extract(code: str, language: str = "") -> dict[str, float]:
         signal_errors.record(exc, language)
         feats = _zero()
         feats["is_text"] = 1.0
+    values = [feats.get(name, 0.0) for name in FEATURE_NAMES]
+    # The usual case, all floats and finite (a sum of finite floats can only overflow: then
+    # the loop below decides), needs no conversion.
+    if all(type(v) is float for v in values) and math.isfinite(sum(values)):
+        return dict(zip(FEATURE_NAMES, values, strict=True))
     out: dict[str, float] = {}
     for name in FEATURE_NAMES:
         try:

@@ -30,6 +30,23 @@ _DOC_OWNERS = frozenset({ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.
 _LOOPS = frozenset({ast.For, ast.AsyncFor, ast.While})
 _COMPS = frozenset({ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
 _FUNCS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef})
+#: Field types of the ASDL grammar that never hold a node (names, strings, constants, ints).
+_SCALARS = frozenset({"identifier", "string", "constant", "int"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold nodes, read off its ASDL signature in the
+    docstring ('Name(identifier id, expr_context ctx)' -> ('ctx',)); all fields if unreadable."""
+    fields: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
+    sig = (cls.__doc__ or "").partition("(")[2].rstrip(")")
+    decls = [d.split() for d in sig.split(", ")] if sig else []
+    if [d[-1] for d in decls if len(d) == 2] == list(fields):
+        fields = tuple(name for kind, name in decls if kind.rstrip("*?") not in _SCALARS)
+    _CHILD_FIELDS[cls] = fields
+    return fields
+
+
 #: What `_other` counts.
 _OTHERS = _LOOPS | _COMPS | {ast.If, ast.IfExp, ast.Match, ast.ExceptHandler, ast.Assert}
 _OTHERS |= {ast.alias, ast.Import, ast.ImportFrom}
@@ -173,7 +190,7 @@ def walk(tree: ast.Module, *, breadth_first: bool = False) -> PyWalk:
             depth += 1
             w.max_depth = max(w.max_depth, depth)
         level += 1
-        for name in node._fields:
+        for name in _CHILD_FIELDS.get(t) or _child_fields(t):
             v = getattr(node, name, None)
             if isinstance(v, _AST):
                 todo.append((v, depth, level, encl))
