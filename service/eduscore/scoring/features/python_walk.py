@@ -190,7 +190,8 @@ def walk(tree: ast.Module, *, breadth_first: bool = False) -> PyWalk:
             depth += 1
             w.max_depth = max(w.max_depth, depth)
         level += 1
-        for name in _CHILD_FIELDS.get(t) or _child_fields(t):
+        fields = _CHILD_FIELDS.get(t)  # () for the leaves: contexts, operators, constants
+        for name in _child_fields(t) if fields is None else fields:
             v = getattr(node, name, None)
             if isinstance(v, _AST):
                 todo.append((v, depth, level, encl))
