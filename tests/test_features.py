@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -187,3 +189,37 @@ def test_broken_code_is_a_signal_not_a_crash() -> None:
     whole, broken = features.extract(code), features.extract(half, "go")
     assert broken["is_go"] == 1.0 or features.detected_language(broken) == "go"
     assert whole["syntax_error_ratio"] == 0.0 and broken["parse_partial"] == 1.0
+
+
+def test_each_parser_reads_a_snippet_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's parser runs once for Python and not at all for JSON; tree-sitter once for Go
+    (format detection and the signals share one parse)."""
+    import ast
+
+    from eduscore.scoring.features import syntax_walk
+
+    calls: Counter[str] = Counter()
+    real_ast_parse, real_parser = ast.parse, syntax_walk.parser
+
+    def ast_parse(*args: Any, **kwargs: Any) -> ast.Module:
+        calls["ast"] += 1
+        return real_ast_parse(*args, **kwargs)
+
+    class _Counting:
+        def __init__(self, parser: Any) -> None:
+            self._parser = parser
+
+        def parse(self, src: bytes) -> Any:
+            calls["tree-sitter"] += 1
+            return self._parser.parse(src)
+
+    monkeypatch.setattr(ast, "parse", ast_parse)
+    monkeypatch.setattr(syntax_walk, "parser", lambda grammar: _Counting(real_parser(grammar)))
+    features.extract(TUTORIAL)
+    assert calls == {"ast": 1}
+    calls.clear()
+    features.extract('{"name": "demo", "tags": [1, 2]}')
+    assert calls == {}
+    calls.clear()
+    features.extract(_DOCUMENTED["go"])  # Python is tried first (and its prefixes) and fails
+    assert calls["tree-sitter"] == 1

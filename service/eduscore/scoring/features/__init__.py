@@ -6,7 +6,7 @@ import math
 import re
 
 from eduscore.scoring import signal_errors
-from eduscore.scoring.features import syntax
+from eduscore.scoring.features import python_walk, syntax
 from eduscore.scoring.features.formats import (
     CI_RE,
     CONFIG_FORMATS,
@@ -20,11 +20,12 @@ from eduscore.scoring.features.formats import (
     comment_stats,
     detect_format,
     explanation_features,
+    has_marker,
     log1p,
     non_python_code_tokens,
     ratio,
 )
-from eduscore.scoring.features.python_ast import parse_python, python_features
+from eduscore.scoring.features.python_ast import LazyParse, python_features
 from eduscore.scoring.features.python_context import context_features, python_comments
 
 __all__ = ["FEATURE_NAMES", "FORMATS", "detected_language", "extract", "extract_vector"]
@@ -112,11 +113,12 @@ FEATURE_NAMES: tuple[str, ...] = (
 _QUOTED_RE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
 _NUMBER_RE = re.compile(r"\b\d[\d.]*\b")
 #: Doc-comment openers by convention: JSDoc/Javadoc `/**`, rustdoc `///` and `//!`.
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _DOC_MARK_RE = re.compile(r"/\*\*|^[ \t]*//[/!]", re.MULTILINE)
 
 
 def _zero() -> dict[str, float]:
-    return {name: 0.0 for name in FEATURE_NAMES}
+    return dict.fromkeys(FEATURE_NAMES, 0.0)
 
 
 def _extract(code: str, language: str) -> dict[str, float]:
@@ -127,8 +129,9 @@ def _extract(code: str, language: str) -> dict[str, float]:
     lines = code.split("\n")
     n_lines = _shape_features(code, lines, feats)
 
-    tree, full = parse_python(code) if "\x00" not in code else (None, False)
-    fmt = detect_format(code, lines, tree, language if isinstance(language, str) else "")
+    parsed = LazyParse(code)
+    fmt = detect_format(code, lines, parsed.tree, language if isinstance(language, str) else "")
+    tree, full = parsed() if fmt == "python" else (None, False)  # only Python reads the tree
     feats[f"is_{fmt}"] = 1.0
     feats["config_format"] = float(fmt in CONFIG_FORMATS)
     feats["curly_syntax"] = float(fmt in CURLY_FORMATS)
@@ -161,8 +164,9 @@ def _extract(code: str, language: str) -> dict[str, float]:
     _marker_features(code, fmt, walk is not None, feats)
 
     if is_py and tree is not None:
-        python_features(tree, n_lines, feats)
-        context_features(tree, texts, code_tokens, feats)
+        walked = python_walk.walk(tree)  # one walk feeds both the structure and the context signals
+        python_features(tree, walked, n_lines, feats)
+        context_features(tree, walked, texts, code_tokens, feats)
     elif walk is not None:
         syntax.code_features(walk, n_lines, feats)
     return feats
@@ -179,7 +183,8 @@ def _shape_features(code: str, lines: list[str], feats: dict[str, float]) -> int
     feats["log_max_line_length"] = log1p(max(lengths) if lengths else 0)
     feats["long_line_ratio"] = ratio(sum(n > 120 for n in lengths), n_lines)
     feats["blank_line_ratio"] = ratio(len(lines) - len(nonblank), len(lines))
-    feats["non_ascii_ratio"] = ratio(sum(ord(c) > 127 for c in code), len(code))
+    non_ascii = 0 if code.isascii() else len(_NON_ASCII_RE.findall(code))
+    feats["non_ascii_ratio"] = ratio(non_ascii, len(code))
     feats["minified"] = float(
         (len(code) > 1000 and len(lines) <= 3) or feats["mean_line_length"] > 200
     )
@@ -190,12 +195,13 @@ def _marker_features(code: str, fmt: str, parsed: bool, feats: dict[str, float])
     """Generated, licence, CI and URL markers; doctests and doc-comment openers."""
     head = code[:4000]
     n_lines = max(code.count("\n") + 1, 1)
-    feats["generated_marker"] = float(bool(GENERATED_RE.search(head)))
-    feats["license_marker"] = float(bool(LICENSE_RE.search(head)))
+    feats["generated_marker"] = float(has_marker(GENERATED_RE, head))
+    feats["license_marker"] = float(has_marker(LICENSE_RE, head))
     feats["ci_config_marker"] = log1p(len(CI_RE.findall(code))) if fmt == "yaml" else 0.0
     feats["url_density"] = min(1.0, ratio(len(URL_RE.findall(code)), n_lines))
     feats["has_doctest"] = float(">>>" in code)
-    feats["jsdoc_blocks"] = log1p(len(_DOC_MARK_RE.findall(code))) if parsed else 0.0
+    marked = "/**" in code or "///" in code or "//!" in code  # the regex finds none otherwise
+    feats["jsdoc_blocks"] = log1p(len(_DOC_MARK_RE.findall(code))) if parsed and marked else 0.0
 
 
 def extract(code: str, language: str = "") -> dict[str, float]:
@@ -209,6 +215,11 @@ def extract(code: str, language: str = "") -> dict[str, float]:
         signal_errors.record(exc, language)
         feats = _zero()
         feats["is_text"] = 1.0
+    values = [feats.get(name, 0.0) for name in FEATURE_NAMES]
+    # The usual case, all floats and finite (a sum of finite floats can only overflow: then
+    # the loop below decides), needs no conversion.
+    if all(type(v) is float for v in values) and math.isfinite(sum(values)):
+        return dict(zip(FEATURE_NAMES, values, strict=True))
     out: dict[str, float] = {}
     for name in FEATURE_NAMES:
         try:

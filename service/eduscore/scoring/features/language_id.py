@@ -13,9 +13,12 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 #: Where the shipped detector lives (package data, found from the installed package).
 DETECTOR_PATH = Path(__file__).with_name("language_id.json")
@@ -43,15 +46,22 @@ class LanguageDetector:
     coef: tuple[tuple[float, ...], ...]  # [class][token]
     intercept: tuple[float, ...]
     metadata: dict[str, object]
+    #: `coef` as a [class, token] array, for the dot products.
+    _coef: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_coef", np.array(self.coef, dtype=np.float64))
 
     def probabilities(self, code: str) -> dict[str, float]:
         """P(language | text) over `classes` (uniform for a text with no known token)."""
         feats = {self.vocab[t]: math.log1p(n) for t, n in tokens(code).items() if t in self.vocab}
         norm = math.sqrt(sum(v * v for v in feats.values())) or 1.0
-        logits = [
-            b + sum(row[j] * v for j, v in feats.items()) / norm
-            for row, b in zip(self.coef, self.intercept, strict=True)
-        ]
+        sums: list[float] = [0.0] * len(self.classes)
+        if feats:
+            products = self._coef[:, list(feats)] * np.fromiter(feats.values(), np.float64)
+            # cumsum adds left to right as sum() does (np.sum adds pairwise): the same floats
+            sums = np.cumsum(products, axis=1)[:, -1].tolist()
+        logits = [b + s / norm for s, b in zip(sums, self.intercept, strict=True)]
         top = max(logits)
         exps = [math.exp(x - top) for x in logits]
         total = sum(exps)

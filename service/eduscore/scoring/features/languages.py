@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from eduscore.scoring.features.formats import LICENSE_RE
+from eduscore.scoring.features.formats import LICENSE_RE, has_marker
 
 #: Nodes whose children are separate declarations: a doc comment is a sibling inside them.
 _CONTAINERS = frozenset(
@@ -155,7 +155,7 @@ class LanguageSpec:
         parts = []
         for child in w.comments[:40]:
             raw = w.text(child)
-            if raw.startswith("#!") or LICENSE_RE.search(raw):
+            if raw.startswith("#!") or has_marker(LICENSE_RE, raw):
                 continue
             parent = child.parent
             if parent is None or parent.parent is not None:

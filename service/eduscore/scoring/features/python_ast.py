@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
 
 from eduscore.scoring.features.formats import MAX_AST_NODES, MAX_PARSE_CHARS, log1p, ratio
-from eduscore.scoring.features.python_context import docstring_text
+from eduscore.scoring.features.python_walk import PyWalk, docstring_text
 
 DOC_PARAMS_RE = re.compile(
     r"(^[ \t]*(args|arguments|parameters|params|keyword args|attributes)[ \t]*:?[ \t]*$|:param\b|"
@@ -45,6 +44,26 @@ def parse_python(code: str) -> tuple[ast.Module | None, bool]:
     return None, False
 
 
+class LazyParse:
+    """`parse_python(code)` on first call only (never for a NUL byte): the data formats are
+    told apart before Python is tried, and a failed parse retries up to six prefixes."""
+
+    __slots__ = ("_code", "_result")
+
+    def __init__(self, code: str) -> None:
+        self._code = code
+        self._result: tuple[ast.Module | None, bool] | None = None
+
+    def __call__(self) -> tuple[ast.Module | None, bool]:
+        if self._result is None:
+            code = self._code
+            self._result = parse_python(code) if "\x00" not in code else (None, False)
+        return self._result
+
+    def tree(self) -> ast.Module | None:
+        return self()[0]
+
+
 def _is_literal(node: ast.AST | None) -> bool:
     if node is None:
         return False
@@ -63,101 +82,9 @@ def _is_literal(node: ast.AST | None) -> bool:
 
 
 _FuncDef = ast.FunctionDef | ast.AsyncFunctionDef
-#: Nodes that open a nesting level (AsyncFunctionDef deliberately not: the signal predates it).
-_NESTING_TYPES = (
-    *(ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try),
-    *(ast.FunctionDef, ast.ClassDef),
-)
 
 
-@dataclass(slots=True)
-class _TreeCounts:
-    """What one bounded walk over the tree counted."""
-
-    funcs: list[_FuncDef] = field(default_factory=list)
-    classes: list[ast.ClassDef] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    n_nodes: int = 0
-    loops: int = 0
-    branches: int = 0
-    prints: int = 0
-    comps: int = 0
-    excepts: int = 0
-    asserts: int = 0
-    attr_self: int = 0
-    attr_total: int = 0
-    calls: int = 0
-    attr_calls: int = 0
-    main_guard: bool = False
-    max_depth: int = 0
-
-
-def _count_names_and_calls(node: ast.AST, c: _TreeCounts) -> None:
-    """Definitions, identifiers, attribute accesses and calls."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        c.funcs.append(node)
-        c.names.append(node.name)
-    elif isinstance(node, ast.ClassDef):
-        c.classes.append(node)
-        c.names.append(node.name)
-    elif isinstance(node, ast.Name):
-        c.names.append(node.id)
-    elif isinstance(node, ast.arg):
-        c.names.append(node.arg)
-    elif isinstance(node, ast.Attribute):
-        c.attr_total += 1
-        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
-            c.attr_self += 1
-    elif isinstance(node, ast.Call):
-        c.calls += 1
-        if isinstance(node.func, ast.Attribute):
-            c.attr_calls += 1
-        elif isinstance(node.func, ast.Name) and node.func.id == "print":
-            c.prints += 1
-
-
-def _count_control_flow(node: ast.AST, depth: int, c: _TreeCounts) -> None:
-    """Loops, branches (and a top-level `if __name__ ...` guard), comprehensions, handlers."""
-    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-        c.loops += 1
-    elif isinstance(node, (ast.If, ast.IfExp, ast.Match)):
-        c.branches += 1
-        if (
-            isinstance(node, ast.If)
-            and depth <= 1
-            and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Name)
-            and node.test.left.id == "__name__"
-        ):
-            c.main_guard = True
-    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-        c.comps += 1
-    elif isinstance(node, ast.ExceptHandler):
-        c.excepts += 1
-    elif isinstance(node, ast.Assert):
-        c.asserts += 1
-
-
-def _walk_counts(tree: ast.Module) -> _TreeCounts:
-    """Iterative walk with depth tracking (no recursion on deeply nested code), bounded by
-    MAX_AST_NODES."""
-    c = _TreeCounts()
-    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
-    while stack and c.n_nodes < MAX_AST_NODES:
-        node, depth = stack.pop()
-        c.n_nodes += 1
-        _count_names_and_calls(node, c)
-        _count_control_flow(node, depth, c)
-        nd = depth + 1 if isinstance(node, _NESTING_TYPES) else depth
-        c.max_depth = max(c.max_depth, nd)
-        for child in ast.iter_child_nodes(node):
-            stack.append((child, nd))
-    return c
-
-
-def _docstring_signals(
-    tree: ast.Module, c: _TreeCounts, n_lines: int, feats: dict[str, float]
-) -> None:
+def _docstring_signals(tree: ast.Module, c: PyWalk, n_lines: int, feats: dict[str, float]) -> None:
     """Coverage, length and content (params, returns, examples) of the docstrings."""
     defs: list[ast.AST] = [*c.funcs, *c.classes]
     docs = [docstring_text(d) for d in defs]
@@ -197,8 +124,9 @@ def _calls_itself(f: _FuncDef) -> bool:
     )
 
 
-def _function_signals(funcs: list[_FuncDef], feats: dict[str, float]) -> None:
+def _function_signals(c: PyWalk, feats: dict[str, float]) -> None:
     """Length, type hints, tests, decorators, stubs and recursion of the functions."""
+    funcs = c.funcs
     n_args = n_ann = n_ret = 0
     func_lines: list[int] = []
     for f in funcs:
@@ -214,7 +142,9 @@ def _function_signals(funcs: list[_FuncDef], feats: dict[str, float]) -> None:
     feats["type_hint_ratio"] = ratio(n_ann, n_args)
     feats["return_hint_ratio"] = ratio(n_ret, n)
     feats["test_function_ratio"] = ratio(sum(f.name.startswith("test") for f in funcs), n)
-    feats["has_recursion"] = float(any(_calls_itself(f) for f in funcs))
+    # A walk stopped at the bound did not see every call: look inside each function instead.
+    recursive = c.recursive if c.complete else any(_calls_itself(f) for f in funcs)
+    feats["has_recursion"] = float(recursive)
     feats["decorator_ratio"] = ratio(sum(bool(f.decorator_list) for f in funcs), n)
     feats["stub_ratio"] = ratio(sum(_is_stub(f) for f in funcs), n)
 
@@ -251,7 +181,7 @@ def _top_level_signals(tree: ast.Module, has_defs: bool, feats: dict[str, float]
     feats["literal_assign_ratio"] = ratio(lit_assign, n_top)
 
 
-def _walk_signals(c: _TreeCounts, n_stmt: int, feats: dict[str, float]) -> None:
+def _walk_signals(c: PyWalk, n_stmt: int, feats: dict[str, float]) -> None:
     """Signals read straight off the walk's counts."""
     feats["log_n_functions"] = log1p(len(c.funcs))
     feats["log_n_classes"] = log1p(len(c.classes))
@@ -270,16 +200,11 @@ def _walk_signals(c: _TreeCounts, n_stmt: int, feats: dict[str, float]) -> None:
     feats["exception_handling"] = log1p(c.excepts)
 
 
-def python_features(tree: ast.Module, n_lines: int, feats: dict[str, float]) -> None:
-    """Structure signals of a parsed Python snippet, written into `feats`."""
-    c = _walk_counts(tree)
-    # A truncated walk already counted MAX_AST_NODES nodes: use that, not a second full walk.
-    n_stmt = (
-        sum(isinstance(n, ast.stmt) for n in ast.walk(tree))
-        if c.n_nodes < MAX_AST_NODES
-        else c.n_nodes
-    )
+def python_features(tree: ast.Module, c: PyWalk, n_lines: int, feats: dict[str, float]) -> None:
+    """Structure signals of a parsed Python snippet and its walk, written into `feats`."""
+    # A walk stopped at the bound counts its MAX_AST_NODES nodes as the statements.
+    n_stmt = c.n_stmt if c.n_nodes < MAX_AST_NODES else c.n_nodes
     _walk_signals(c, n_stmt, feats)
     _docstring_signals(tree, c, n_lines, feats)
-    _function_signals(c.funcs, feats)
+    _function_signals(c, feats)
     _top_level_signals(tree, bool(c.funcs or c.classes), feats)

@@ -1,4 +1,4 @@
-"""What a Python snippet explains and what it leans on unseen: comments (via ``tokenize``),
+"""What a Python snippet explains and what it leans on unseen: comments (by tokenize's rules),
 docstrings and free names (via ``ast``); snippets are never executed.
 
 The rubric's level 2 is "depends on much unseen context" and "methods that only call other
@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import ast
 import builtins
-import io
 import re
 import sys
-import tokenize
-from dataclasses import dataclass, field
 
+from eduscore.scoring.features import python_tokens
 from eduscore.scoring.features.formats import (
-    MAX_AST_NODES,
     MAX_PARSE_CHARS,
     PROSE_WORD_RE,
     explanation_features,
     log1p,
     ratio,
 )
+from eduscore.scoring.features.python_walk import PyWalk, walk
 
 #: Modules a reader already knows: importing only these keeps a snippet self-contained.
 _STDLIB = frozenset(sys.stdlib_module_names)
 _BUILTINS = frozenset(dir(builtins))
-_DOC_OWNERS = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_CODE_TOKENS = (tokenize.NAME, tokenize.OP, tokenize.NUMBER)
 
 
 def python_comments(
@@ -36,109 +32,14 @@ def python_comments(
 ) -> tuple[int, int, list[str], int, int, list[tuple[int, int]], int]:
     """Tokenize Python: full-line and inline comments, their texts, string and number chars,
     comment positions and the number of code tokens (names, operators, numbers)."""
-    full = inline = str_chars = num_chars = code_tokens = 0
-    texts: list[str] = []
-    comment_rows: list[tuple[int, int]] = []
-    last_code_row = -1
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(src[:MAX_PARSE_CHARS]).readline):
-            if tok.type == tokenize.COMMENT:
-                if tok.string.startswith("#!") or "coding" in tok.string[:30]:
-                    continue
-                texts.append(tok.string.lstrip("# "))
-                comment_rows.append((tok.start[0], tok.start[1]))
-                if last_code_row == tok.start[0]:
-                    inline += 1
-                else:
-                    full += 1
-            elif tok.type == tokenize.STRING:
-                str_chars += len(tok.string)
-                last_code_row = tok.end[0]
-            elif tok.type == tokenize.NUMBER:
-                num_chars += len(tok.string)
-                last_code_row = tok.end[0]
-            elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-                last_code_row = tok.end[0]
-            if tok.type in _CODE_TOKENS:
-                code_tokens += 1
-    except Exception:
-        pass
-    return full, inline, texts, str_chars, num_chars, comment_rows, code_tokens
-
-
-def docstring_text(node: ast.AST) -> str | None:
-    """The docstring of a module, class or function node, if its body starts with one."""
-    body = getattr(node, "body", None)
-    if not body or not isinstance(body, list):
-        return None
-    first = body[0]
-    if (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
-    ):
-        return first.value.value
-    return None
-
-
-@dataclass(slots=True)
-class _ContextRefs:
-    """What one walk saw: names bound and read, attribute refs, imports, calls, docstrings."""
-
-    defined: set[str] = field(default_factory=set)
-    loaded: set[str] = field(default_factory=set)
-    refs: list[str] = field(default_factory=list)
-    imports: list[str] = field(default_factory=list)
-    calls: int = 0
-    builtin_calls: int = 0
-    #: (owner name, docstring); the module's owner name is "".
-    docs: list[tuple[str, str]] = field(default_factory=list)
+    t = python_tokens.scan(src[:MAX_PARSE_CHARS])
+    return t.full, t.inline, t.texts, t.str_chars, t.num_chars, t.rows, t.code_tokens
 
 
 def _name_parts(name: str) -> set[str]:
     """snake_case and CamelCase parts of an identifier, lower-cased, plural 's' dropped."""
     parts = re.split(r"_|(?<=[a-z])(?=[A-Z])", name)
     return {p.lower().rstrip("s") for p in parts if p}
-
-
-def _note_node(node: ast.AST, c: _ContextRefs) -> None:
-    """Record one node's binding, reference, import or call in `c`."""
-    if isinstance(node, ast.Name):
-        if isinstance(node.ctx, ast.Load):
-            c.loaded.add(node.id)
-        else:
-            c.defined.add(node.id)
-    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        c.defined.add(node.name)
-    elif isinstance(node, ast.arg):
-        c.defined.add(node.arg)
-    elif isinstance(node, ast.alias):
-        c.defined.add((node.asname or node.name).split(".")[0])
-    elif isinstance(node, ast.ExceptHandler) and node.name:
-        c.defined.add(node.name)
-    elif isinstance(node, ast.Attribute):
-        c.refs.append(node.attr)
-    elif isinstance(node, ast.Import):
-        c.imports += [a.name.split(".")[0] for a in node.names]
-    elif isinstance(node, ast.ImportFrom):
-        c.imports.append("." if node.level else (node.module or "").split(".")[0])
-    elif isinstance(node, ast.Call):
-        c.calls += 1
-        c.builtin_calls += isinstance(node.func, ast.Name) and node.func.id in _BUILTINS
-
-
-def _collect_refs(tree: ast.Module) -> _ContextRefs:
-    """Walk at most MAX_AST_NODES nodes (bounded time on huge snippets)."""
-    c = _ContextRefs()
-    for n_nodes, node in enumerate(ast.walk(tree)):
-        if n_nodes >= MAX_AST_NODES:
-            break
-        _note_node(node, c)
-        if isinstance(node, _DOC_OWNERS):
-            doc = docstring_text(node)
-            if doc:
-                c.docs.append((getattr(node, "name", ""), doc))
-    return c
 
 
 def _doc_name_overlap(docs: list[tuple[str, str]]) -> float:
@@ -153,13 +54,14 @@ def _doc_name_overlap(docs: list[tuple[str, str]]) -> float:
 
 
 def context_features(
-    tree: ast.Module, comments: list[str], code_tokens: int, feats: dict[str, float]
+    tree: ast.Module, w: PyWalk, comments: list[str], code_tokens: int, feats: dict[str, float]
 ) -> None:
     """How much a snippet leans on code the reader cannot see, and how much of it explains.
 
-    Measured from the syntax tree and the comments, never running anything.
+    Measured from the syntax tree (`w`, its walk) and the comments, never running anything.
     """
-    c = _collect_refs(tree)
+    # These signals are defined on a breadth-first walk: the same nodes unless `w` was bounded.
+    c = w if w.complete else walk(tree, breadth_first=True)
     free = {x for x in c.loaded if x not in c.defined and x not in _BUILTINS}
     refs = c.refs + list(c.loaded)
     imports = c.imports

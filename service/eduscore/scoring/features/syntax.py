@@ -10,179 +10,32 @@ fetched at run time, and a snippet is only parsed, never run.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from eduscore.scoring.features.formats import MAX_AST_NODES, MAX_PARSE_CHARS, log1p, ratio
-from eduscore.scoring.features.languages import LANGUAGES, LanguageSpec, comment_text
+from eduscore.scoring.features import syntax_walk
+from eduscore.scoring.features.formats import MAX_PARSE_CHARS, log1p, ratio
+from eduscore.scoring.features.languages import LANGUAGES, comment_text
 from eduscore.scoring.features.python_ast import (
     DOC_EXAMPLES_RE,
     DOC_PARAMS_RE,
     DOC_RETURNS_RE,
 )
-
-#: Identifier node types across the grammars (names a reader must understand).
-_NAME_TYPES = frozenset(
-    {
-        "identifier",
-        "field_identifier",
-        "type_identifier",
-        "property_identifier",
-        "shorthand_property_identifier",
-        "variable_name",
-        "package_identifier",
-        "namespace_identifier",
-    }
-)
-_LOOPS = frozenset(
-    {
-        "for_statement",
-        "for_in_statement",
-        "enhanced_for_statement",
-        "c_style_for_statement",
-        "for_expression",
-        "while_statement",
-        "while_expression",
-        "do_statement",
-        "loop_expression",
-        "for_range_loop",
-    }
-)
-_BRANCHES = frozenset(
-    {
-        "if_statement",
-        "if_expression",
-        "switch_statement",
-        "switch_expression",
-        "expression_switch_statement",
-        "type_switch_statement",
-        "select_statement",
-        "match_expression",
-        "case_statement",
-        "ternary_expression",
-        "conditional_expression",
-    }
-)
-_HANDLERS = frozenset({"catch_clause", "try_expression", "except_clause", "defer_statement"})
-_STRINGS = frozenset(
-    {
-        "string",
-        "string_literal",
-        "raw_string_literal",
-        "interpreted_string_literal",
-        "template_string",
-        "raw_string",
-        "char_literal",
-    }
-)
-_PRINT_RE = re.compile(
-    r"^(print(ln|f)?!?|console\.\w+|fmt\.(Print|Fprint)\w*|System\.out\.\w+|"
-    r"puts|fprintf|echo|printf|log\.Print\w*|std::cout)$"
-)
-_ASSERT_RE = re.compile(
-    r"^(assert\w*!?|expect|t\.(Error|Fatal)\w*|require\.\w+|assert\.\w+|"
-    r"Assert\.\w+|EXPECT_\w+|ASSERT_\w+|CHECK\w*)$"
-)
-_TEST_CALL_RE = re.compile(r"^(describe|it|test|TEST(_F)?)$")
+from eduscore.scoring.features.syntax_walk import Walk
 
 
-@cache
-def _parser(grammar: str) -> Any:
-    """One parser per grammar, built on first use (a few ms each)."""
-    import tree_sitter
-
-    return tree_sitter.Parser(tree_sitter.Language(LANGUAGES[grammar].load()))
-
-
-@dataclass
-class _Walk:
-    """What one pass over the tree collects."""
-
-    spec: LanguageSpec
-    src: bytes
-    n_nodes: int = 0
-    errors: int = 0
-    max_depth: int = 0
-    loops: int = 0
-    branches: int = 0
-    handlers: int = 0
-    asserts: int = 0
-    prints: int = 0
-    test_calls: int = 0
-    calls: int = 0
-    attr_calls: int = 0
-    imports: int = 0
-    string_bytes: int = 0
-    functions: list[Any] = field(default_factory=list)
-    types: list[Any] = field(default_factory=list)
-    comments: list[Any] = field(default_factory=list)
-    names: Counter[str] = field(default_factory=Counter)
-
-    def text(self, node: Any) -> str:
-        return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
-
-
-def _visit(w: _Walk, node: Any, kind: str, depth: int) -> int:
-    """Count one node; returns the nesting depth its children are at."""
-    spec = w.spec
-    if kind == "ERROR" or node.is_missing:
-        w.errors += 1
-    if kind in spec.functions and spec.is_named_function(node):
-        w.functions.append(node)
-    elif kind in spec.types and spec.is_type_definition(node):
-        w.types.append(node)
-    elif kind in spec.comments:
-        w.comments.append(node)
-    elif kind in _NAME_TYPES:
-        w.names[w.text(node)] += 1
-    elif kind in _STRINGS:
-        w.string_bytes += node.end_byte - node.start_byte
-    elif kind in spec.calls:
-        w.calls += 1
-        target = spec.callee(w, node)
-        w.attr_calls += "." in target or "::" in target or "->" in target
-        w.prints += bool(_PRINT_RE.match(target))
-        w.asserts += bool(_ASSERT_RE.match(target))
-        w.test_calls += bool(_TEST_CALL_RE.match(target))
-    elif kind in spec.imports:
-        w.imports += 1
-    if kind in _LOOPS:
-        w.loops += 1
-    elif kind in _BRANCHES:
-        w.branches += 1
-    elif kind in _HANDLERS:
-        w.handlers += 1
-    if kind in _LOOPS or kind in _BRANCHES or kind in spec.functions or kind in spec.types:
-        depth += 1
-        w.max_depth = max(w.max_depth, depth)
-    return depth
-
-
-def _walk(w: _Walk, root: Any) -> None:
-    """Iterative pre-order walk (no recursion limit on deep code), capped in nodes."""
-    stack = [(root, 0)]
-    while stack and w.n_nodes < MAX_AST_NODES:
-        node, depth = stack.pop()
-        w.n_nodes += 1
-        child_depth = _visit(w, node, node.type, depth)
-        stack.extend((c, child_depth) for c in reversed(node.children))
-
-
-def parse(code: str, fmt: str) -> _Walk | None:
+def parse(code: str, fmt: str) -> Walk | None:
     """The walk of `code` parsed as `fmt`, or None when no grammar covers it."""
     spec = LANGUAGES.get(fmt)
     if spec is None:
         return None
     src = code[:MAX_PARSE_CHARS].encode("utf-8", "surrogatepass")
-    tree = _parser(fmt).parse(src)
-    w = _Walk(spec=spec, src=src)
-    _walk(w, tree.root_node)
+    tree = syntax_walk.parser(fmt).parse(src)
+    w = Walk(spec=spec, src=src)
+    syntax_walk.walk(w, tree, syntax_walk.kinds(fmt))
     return w
 
 
-def code_features(w: _Walk, n_lines: int, feats: dict[str, float]) -> None:
+def code_features(w: Walk, n_lines: int, feats: dict[str, float]) -> None:
     """Fill the structural signals from a walk (documentation first, then the code)."""
     fnames = [w.spec.name_of(w, f) for f in w.functions]
     _doc_features(w, fnames, n_lines, feats)
@@ -216,7 +69,7 @@ def code_features(w: _Walk, n_lines: int, feats: dict[str, float]) -> None:
     feats["literal_density"] = ratio(w.string_bytes, len(w.src))
 
 
-def _doc_features(w: _Walk, fnames: list[str], n_lines: int, feats: dict[str, float]) -> None:
+def _doc_features(w: Walk, fnames: list[str], n_lines: int, feats: dict[str, float]) -> None:
     """Doc comments by the language's convention: coverage, size, and the sections a
     textbook-like API doc has (parameters, returns, examples)."""
     defs = [*w.functions, *w.types]
@@ -240,7 +93,7 @@ def _doc_features(w: _Walk, fnames: list[str], n_lines: int, feats: dict[str, fl
     )
 
 
-def _name_features(w: _Walk, feats: dict[str, float]) -> None:
+def _name_features(w: Walk, feats: dict[str, float]) -> None:
     total, distinct = sum(w.names.values()), len(w.names)
     feats["mean_name_length"] = min(40.0, ratio(sum(len(n) * c for n, c in w.names.items()), total))
     feats["short_name_ratio"] = ratio(sum(c for n, c in w.names.items() if len(n) <= 2), total)
@@ -252,7 +105,7 @@ def _name_features(w: _Walk, feats: dict[str, float]) -> None:
 _PARAM_RE = re.compile(r"(#\s*(Arguments|Parameters)\b|@(param|arg|argument)\b|\\param\b)")
 
 
-def comment_stats(w: _Walk) -> tuple[int, int, int, list[str]]:
+def comment_stats(w: Walk) -> tuple[int, int, int, list[str]]:
     """Full-line, inline and indented (in-body) comment counts and their texts, from the
     parser's comment nodes (so `//` inside a string or URL is no comment, as a regex has it)."""
     full = inline = body = 0
@@ -271,7 +124,27 @@ def comment_stats(w: _Walk) -> tuple[int, int, int, list[str]]:
     return full, inline, body, texts
 
 
-def _calls_itself(w: _Walk, func: Any, name: str) -> bool:
+def _calls_itself(w: Walk, func: Any, name: str) -> bool:
     """Whether `name` appears inside its own body after the signature (a recursive call)."""
     body = w.spec.body_of(func)
-    return body is not None and re.search(rf"\b{re.escape(name)}\s*\(", w.text(body)) is not None
+    return body is not None and called(w.text(body), name)
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what `\w` matches in a str pattern
+
+
+def called(text: str, name: str) -> bool:
+    r"""`re.search(rf"\b{re.escape(name)}\s*\(", text)` for a non-empty name, by hand: a
+    pattern per function name overflowed the `re` cache (512) and was compiled each time."""
+    starts_word = _is_word(name[0])
+    i = text.find(name)
+    while i >= 0:
+        if (i > 0 and _is_word(text[i - 1])) != starts_word:  # `\b` before the name
+            j = i + len(name)
+            while j < len(text) and text[j].isspace():
+                j += 1
+            if j < len(text) and text[j] == "(":
+                return True
+        i = text.find(name, i + 1)
+    return False
