@@ -91,14 +91,33 @@ def served_stream(stub: Any, codes: list[str], tier: str) -> float:
     return done / (time.perf_counter() - t)
 
 
+def _until_serving(address: str, since: float, timeout_s: float = 60.0) -> float:
+    """Seconds from `since` to health SERVING, polled every 10 ms (the tests poll every 250)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    # gRPC backs off ~1 s between connection attempts by default: far coarser than the start.
+    fast = [(f"grpc.{k}_reconnect_backoff_ms", 10) for k in ("initial", "min", "max")]
+    with grpc.insecure_channel(address, options=fast) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while time.perf_counter() - since < timeout_s:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.perf_counter() - since
+            except grpc.RpcError:
+                pass
+            time.sleep(0.01)
+    raise TimeoutError(f"{address} not SERVING after {timeout_s} s")
+
+
 def fast_server(tmp: Path, codes: list[str], size: int) -> dict[str, Any]:
     """A server started with --tier fast: time to SERVING, ScoreBatch and stream rates, RSS."""
     from bench.__main__ import peak_rss_mib
     from tests.conftest import start_server, stop_server
 
     t = time.perf_counter()
-    srv = start_server(tmp, "--tier", "fast", "--cache-size", "0")
-    ready_s = time.perf_counter() - t
+    srv = start_server(tmp, "--tier", "fast", "--cache-size", "0", wait=False)
+    ready_s = _until_serving(srv.address, t)
     try:
         with grpc.insecure_channel(srv.address) as ch:
             stub = eduscore_pb2_grpc.EduScorerStub(ch)
