@@ -66,7 +66,13 @@ def bench_table(path: Path, r: dict[str, Any]) -> str:
         f" scorer costs {st['total_over_encoder']:.3f}× the encoder's forward passes. Idle single"
         f" snippet: {r['single_p50_ms']:.1f} ms served vs {c['single_p50_ms']:.1f} ms in-process."
         f" The same set sent twice: {r['cache']['speedup']:.0f}× (the result cache). Server peak"
-        f" RSS {r['server_peak_rss_mib']:.0f} MiB.",
+        f" RSS {r['server_peak_rss_mib']:.0f} MiB."
+        + (
+            f" The ceiling measured again after the served runs: {c['after_served']:.1f}/s"
+            " (the VM's own drift between phases)."
+            if "after_served" in c
+            else ""
+        ),
     ]
     return "\n".join(lines + tiers_table(r))
 

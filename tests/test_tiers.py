@@ -85,8 +85,11 @@ def test_fast_tier_records_its_cv_beside_the_full_tier() -> None:
     assert fast_meta["training_data"]["sha256"] == meta["training_data"]["sha256"]
     assert fast_meta["encoder"]["kind"] == "static" and fast_meta["encoder"]["path"] == "static"
     assert tiers["fast"]["cv"]["f1_keep"] == round(fast_meta["cv"]["f1_keep"], 4)
-    # The cascade gives up none of the full tier's out-of-fold F1 (how its band is fitted).
-    assert tiers["cascade"]["cv"]["f1_keep"] >= tiers["full"]["cv"]["f1_keep"] - 1e-4
+    # The cascade gives up at most its tolerance of the full tier's out-of-fold F1.
+    from eduscore.training.fast import CASCADE_TOLERANCE
+
+    floor = tiers["full"]["cv"]["f1_keep"] - CASCADE_TOLERANCE - 1e-4
+    assert tiers["cascade"]["cv"]["f1_keep"] >= floor
     assert 0.0 < tiers["cascade"]["escalated_share"] < 1.0
 
 

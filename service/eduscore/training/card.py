@@ -177,7 +177,8 @@ def tiers_section(meta: dict[str, Any]) -> list[str]:
         "`full` embeds with the encoder above; `fast` with a static table distilled from it",
         "(model2vec, `fast/static/`) and its own head trained in the same grouped CV; `cascade`",
         f"scores with `fast` and sends fast scores in [{lo}, {hi}) on to `full` (the band is",
-        "the narrowest whose out-of-fold F1 matches the full tier's).",
+        "the narrowest whose out-of-fold F1 is within"
+        f" {cascade.get('tolerance', 0)} of the full tier's).",
         "",
         _row(head),
         _row(["---"] * len(head)),
