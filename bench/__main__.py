@@ -130,23 +130,27 @@ def run_unary(address: str, codes: list[str], clients: int) -> tuple[float, list
     return len(codes) / (time.perf_counter() - t), latencies
 
 
-def stages(scorer: Scorer, codes: list[str], size: int = 64) -> dict[str, float]:
-    """Seconds per stage over the set at batch `size`, best of 3: the encoder's forward passes,
-    the signals (parser included) and the head, so each stage's share of the cost is visible."""
+def stages(
+    scorer: Scorer, codes: list[str], size: int = 64, tier: str = "full", repeats: int = 3
+) -> dict[str, float]:
+    """Seconds per stage of one tier over the set at batch `size`, best of `repeats`: its
+    encoder (transformer or static table), the signals (parser included) and its head, so each
+    stage's share of the cost is visible."""
     from eduscore.scoring import features
     from eduscore.scoring.scorer import design_matrix
 
+    model = scorer.tier_model(tier)
     best = {"encoder": float("inf"), "signals": float("inf"), "head": float("inf")}
-    for _ in range(3):
+    for _ in range(repeats):
         took = dict.fromkeys(best, 0.0)
         for i in range(0, len(codes), size):
             chunk = codes[i : i + size]
             t0 = time.perf_counter()
-            vectors = scorer.embedder.encode(chunk).vectors
+            vectors = model.embedder.encode(chunk).vectors
             t1 = time.perf_counter()
             signals = [features.extract(c) for c in chunk]
             t2 = time.perf_counter()
-            scorer.head.predict(design_matrix(vectors, signals))
+            model.head.predict(design_matrix(vectors, signals))
             t3 = time.perf_counter()
             took["encoder"] += t1 - t0
             took["signals"] += t2 - t1

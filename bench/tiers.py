@@ -41,24 +41,10 @@ def rate_in_process(scorer: Scorer, codes: list[str], tier: str, size: int) -> d
 
 def fast_stages(scorer: Scorer, codes: list[str], size: int = 256) -> dict[str, float]:
     """Seconds per stage of the fast tier over the set: static table, signals, head."""
-    from eduscore.scoring import features
-    from eduscore.scoring.scorer import design_matrix
+    from bench.__main__ import stages
 
-    tier = scorer.tier_model("fast")
-    took = {"static": 0.0, "signals": 0.0, "head": 0.0}
-    for i in range(0, len(codes), size):
-        chunk = codes[i : i + size]
-        t0 = time.perf_counter()
-        vectors = tier.embedder.encode(chunk).vectors
-        t1 = time.perf_counter()
-        signals = [features.extract(c) for c in chunk]
-        t2 = time.perf_counter()
-        tier.head.predict(design_matrix(vectors, signals))
-        t3 = time.perf_counter()
-        took["static"] += t1 - t0
-        took["signals"] += t2 - t1
-        took["head"] += t3 - t2
-    return took
+    took = stages(scorer, codes, size, tier="fast", repeats=1)
+    return {"static": took["encoder"], "signals": took["signals"], "head": took["head"]}
 
 
 def served_batch(stub: Any, codes: list[str], tier: str, size: int, flight: int = 2) -> float:
