@@ -186,7 +186,8 @@ def tiers_section(meta: dict[str, Any]) -> list[str]:
     share = {"full": "100%", "fast": "0%", "cascade": f"{cascade.get('escalated_share', 0):.1%}"}
     for name in ("full", "fast", "cascade"):
         if name in tiers:
-            cv = tiers[name]["cv"]
+            # The full tier's own CV at full precision (the tiers record keeps 4 digits).
+            cv = meta["cv"] if name == "full" else tiers[name]["cv"]
             lines.append(_row([name, *(_num(cv.get(k, "")) for k in keys), share[name]]))
     return lines + _group_table(
         "language", "The fast tier per language:", tiers.get("fast", {}).get("per_language", {})
