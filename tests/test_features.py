@@ -223,3 +223,21 @@ def test_each_parser_reads_a_snippet_once(monkeypatch: pytest.MonkeyPatch) -> No
     calls.clear()
     features.extract(_DOCUMENTED["go"])  # Python is tried first (and its prefixes) and fails
     assert calls["tree-sitter"] == 1
+
+
+def test_c_opening_with_directives_is_not_read_as_python() -> None:
+    """Python's parser reads "#include <...>" as a comment and a declaration like
+    `uv_loop_t *loop;` as an expression: the directive decides before it is asked."""
+    c_file = (
+        "#include <stdio.h>\n#include <uv.h>\n\nuv_loop_t *loop;\nuv_process_t child_req;\n\n"
+        'int main() {\n    loop = uv_default_loop();\n    printf("%d\\n", 1);\n    return 0;\n}\n'
+    )
+    assert features.detected_language(features.extract(c_file)) == "c"
+    quoted = (  # Python that quotes C source after its imports stays Python
+        'import cffi\n\nSOURCE = """\n#include <math.h>\ndouble half(double x) { return x / 2; }\n'
+        '"""\n\n\ndef build():\n    """Compile the helper."""\n'
+        "    return cffi.FFI().verify(SOURCE)\n"
+    )
+    assert features.detected_language(features.extract(quoted)) == "python"
+    prose = "# define an alias for the python version\nFROM python:3.11\nRUN pip install x\n"
+    assert features.detected_language(features.extract(prose)) == "dockerfile"

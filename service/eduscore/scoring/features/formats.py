@@ -193,6 +193,8 @@ def detect_format(
     templated = len(_TEMPLATE_LINE_RE.findall(joined))
     if templated and yaml_like + templated >= 0.6 * n:  # Helm/Jinja-templated YAML
         return "yaml"
+    if language_id.c_preprocessed(head):  # to Python's parser "#include <uv.h>" is a comment
+        return _detect_code(head)
     tree = python_tree()
     if (tree is not None and _looks_python(tree)) or stripped.startswith(('"""', "'''", 'r"""')):
         return "python"

@@ -109,3 +109,20 @@ def shipped() -> LanguageDetector | None:
     if not DETECTOR_PATH.is_file():
         return None
     return LanguageDetector.from_json(json.loads(DETECTOR_PATH.read_text(encoding="utf-8")))
+
+
+#: C preprocessor directives that a Python comment does not look like ("# define an alias" does).
+_C_DIRECTIVE_RE = re.compile(
+    r"^[ \t]*#(?:[ \t]*include[ \t]*[<\"]|define[ \t]+\w|ifndef[ \t]+\w|pragma[ \t]+once)", re.M
+)
+_PY_STATEMENT_RE = re.compile(r"^(?:import|from|def|class|async def)\b", re.M)
+
+
+def c_preprocessed(head: str) -> bool:
+    """A C/C++ file opening with its directives: one before any top-level Python statement (a
+    Python file may quote C source in a string, after its imports)."""
+    directive = _C_DIRECTIVE_RE.search(head)
+    if directive is None:
+        return False
+    statement = _PY_STATEMENT_RE.search(head)
+    return statement is None or directive.start() < statement.start()
