@@ -134,13 +134,15 @@ def stages(
     scorer: Scorer, codes: list[str], size: int = 64, tier: str = "full", repeats: int = 3
 ) -> dict[str, float]:
     """Seconds per stage of one tier over the set at batch `size`, best of `repeats`: its
-    encoder (transformer or static table), the signals (parser included) and its head, so each
-    stage's share of the cost is visible."""
+    encoder (transformer or static table), the signals (parser included), the lexical estimate
+    and its head, so each stage's share of the cost is visible."""
     from eduscore.scoring import features
+    from eduscore.scoring.lexical import STACKED_NAME
     from eduscore.scoring.scorer import design_matrix
 
     model = scorer.tier_model(tier)
-    best = {"encoder": float("inf"), "signals": float("inf"), "head": float("inf")}
+    names = model.head.feature_names
+    best = dict.fromkeys(("encoder", "signals", "lexical", "head"), float("inf"))
     for _ in range(repeats):
         took = dict.fromkeys(best, 0.0)
         for i in range(0, len(codes), size):
@@ -150,11 +152,14 @@ def stages(
             t1 = time.perf_counter()
             signals = [features.extract(c) for c in chunk]
             t2 = time.perf_counter()
-            model.head.predict(design_matrix(vectors, signals))
+            if scorer.lexical is not None:  # the stacked estimate: a signal the heads read
+                for row, value in zip(signals, scorer.lexical.stacked(chunk, signals), strict=True):
+                    row[STACKED_NAME] = value
             t3 = time.perf_counter()
-            took["encoder"] += t1 - t0
-            took["signals"] += t2 - t1
-            took["head"] += t3 - t2
+            model.head.predict(design_matrix(vectors, signals, names))
+            t4 = time.perf_counter()
+            for stage, took_s in zip(best, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                took[stage] += took_s
         best = {k: min(best[k], took[k]) for k in best}
     best["total_over_encoder"] = sum(best.values()) / best["encoder"]
     return best
@@ -297,7 +302,8 @@ def print_table(r: dict) -> None:
     st = r["stages_s"]
     print(
         f"per stage over the set: encoder {st['encoder']:.2f} s, signals {st['signals']:.2f} s,"
-        f" head {st['head']:.3f} s: the scorer costs {st['total_over_encoder']:.3f}x the encoder"
+        f" lexical {st.get('lexical', 0.0):.3f} s, head {st['head']:.3f} s: the scorer costs"
+        f" {st['total_over_encoder']:.3f}x the encoder"
     )
     print(
         f"ceiling (in-process Scorer): {r['ceiling']['best']:.1f} snippets/s "

@@ -62,7 +62,8 @@ def bench_table(path: Path, r: dict[str, Any]) -> str:
     lines += [
         "",
         f"Per stage over the set (in-process, batch 64, best of 3): encoder {st['encoder']:.2f} s,"
-        f" signals {st['signals']:.2f} s (parsers included), head {st['head']:.3f} s: the whole"
+        f" signals {st['signals']:.2f} s (parsers included), lexical estimate"
+        f" {st.get('lexical', 0.0):.3f} s, head {st['head']:.3f} s: the whole"
         f" scorer costs {st['total_over_encoder']:.3f}× the encoder's forward passes. Idle single"
         f" snippet: {r['single_p50_ms']:.1f} ms served vs {c['single_p50_ms']:.1f} ms in-process."
         f" The same set sent twice: {r['cache']['speedup']:.0f}× (the result cache). Server peak"

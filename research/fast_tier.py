@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         res = run(f"fast {Path(args.static).name} pca{k}", EduScoreHead(n_components=k), x, data)
         np.save(CACHE / f"fast-oof-{Path(args.static).name}-{k}.npy", res.oof)
         for tol in (0.0, 0.005, 0.01):
-            band = fit_band(res.oof, full_oof, data.labels, tolerance=tol)
+            band = fit_band(res.oof, full_oof, tolerance=tol)
             mixed, share = cascade_scores(res.oof, full_oof, band)
             print(f"  cascade tol {tol}: band {band} escalated {share:.3f}:",
                   headline(compute_metrics(data.labels, mixed)))  # fmt: skip

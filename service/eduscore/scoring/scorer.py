@@ -17,6 +17,7 @@ import numpy as np
 
 from eduscore.errors import TierUnavailable
 from eduscore.scoring import features
+from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
 from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head
 from eduscore.scoring.tiers import (
     CASCADE,
@@ -47,30 +48,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Language hints the features understand; anything else is treated as "detect".
-KNOWN_LANGUAGES = frozenset(
-    {
-        "python",
-        "yaml",
-        "json",
-        "toml",
-        "ini",
-        "shell",
-        "javascript",
-        "typescript",
-        "dockerfile",
-        "makefile",
-        "text",
-        "markdown",
-        "html",
-        "css",
-        "sql",
-        "c",
-        "cpp",
-        "java",
-        "go",
-        "rust",
-    }
-)
+# fmt: off
+KNOWN_LANGUAGES = frozenset({
+    "python", "yaml", "json", "toml", "ini", "shell", "javascript", "typescript", "dockerfile",
+    "makefile", "text", "markdown", "html", "css", "sql", "c", "cpp", "java", "go", "rust",
+})
+# fmt: on
 
 
 def normalize_language(value: object) -> str:
@@ -139,13 +122,14 @@ class Scorer:
         fast: Tier | None = None,
         *,
         head: Head | None = None,
+        lexical: LexicalModel | None = None,
         threshold: float = 3.0,
         tier: str = FULL,
     ) -> None:
         main = head or (full.head if full else None) or (fast.head if fast else None)
         if main is None:
             raise ValueError("a scorer needs at least one tier")
-        self.full, self.fast, self.head = full, fast, main
+        self.full, self.fast, self.head, self.lexical = full, fast, main, lexical
         self.threshold = threshold
         self.band = cascade_band(main.metadata)
         self.tiers = tuple(
@@ -174,8 +158,8 @@ class Scorer:
     ) -> Scorer:
         """Load a model directory's tiers: all it ships, but never the encoder for `fast`."""
         args = {"batch_size": batch_size, "torch_threads": torch_threads, "device": device}
-        head, full, fast = load_tiers(model_dir, tier, encoder=encoder, **args)
-        return cls(full, fast, head=head, threshold=threshold, tier=tier)
+        head, full, fast, lexical = load_tiers(model_dir, tier, encoder=encoder, **args)
+        return cls(full, fast, head=head, lexical=lexical, threshold=threshold, tier=tier)
 
     @property
     def model_version(self) -> str:
@@ -218,6 +202,17 @@ class Scorer:
             )
         return name
 
+    def signals(self, snippets: Sequence[Snippet]) -> list[dict[str, float]]:
+        """Every snippet's named signals, the model's stacked estimate included: what the heads
+        read, measured once whatever tiers read them."""
+        hint = self.uses_language_hint
+        out = [features.extract(s.code, s.language if hint else "") for s in snippets]
+        if self.lexical is not None:
+            estimates = self.lexical.stacked([s.code for s in snippets], out)
+            for row, value in zip(out, estimates, strict=True):
+                row[STACKED_NAME] = value
+        return out
+
     def score_batch(
         self, snippets: Sequence[Snippet], threshold: float | None = None
     ) -> list[ScoreResult]:
@@ -225,8 +220,7 @@ class Scorer:
         if not snippets:
             return []
         wanted = [self.resolve_tier(s.tier) for s in snippets]
-        hint = self.uses_language_hint
-        signals = [features.extract(s.code, s.language if hint else "") for s in snippets]
+        signals = self.signals(snippets)
         decided: list[tuple[float, int, bool, str] | None] = [None] * len(snippets)
         first = [i for i, t in enumerate(wanted) if t != FULL]
         if first:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from eduscore.errors import ModelLoadError
 from eduscore.scoring import features
+from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
 from eduscore.scoring.model import (
     Head,
     bundled_encoder,
@@ -34,21 +35,30 @@ FAST_DIR = "fast"
 STATIC_DIR = "static"
 
 
-def feature_matrix(rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
-    """Signals as a matrix with columns in FEATURE_NAMES order."""
-    return np.asarray(
-        [[row[name] for name in features.FEATURE_NAMES] for row in rows], dtype=np.float32
-    ).reshape(len(rows), len(features.FEATURE_NAMES))
+def feature_matrix(
+    rows: Sequence[Mapping[str, float]], names: Sequence[str] = features.FEATURE_NAMES
+) -> npt.NDArray[np.float32]:
+    """Signals as a matrix with columns in `names` order (a model's `feature_names`)."""
+    return np.asarray([[row[name] for name in names] for row in rows], dtype=np.float32).reshape(
+        len(rows), len(names)
+    )
 
 
 def design_matrix(
-    vectors: npt.NDArray[np.float32], signals: Sequence[Mapping[str, float]]
+    vectors: npt.NDArray[np.float32],
+    signals: Sequence[Mapping[str, float]],
+    names: Sequence[str] = features.FEATURE_NAMES,
 ) -> npt.NDArray[np.float32]:
     """What a head reads: [signals | embedding]. Training uses the same function.
 
     Signals come first so the head can address them by position whatever the encoder's width.
     """
-    return np.hstack([feature_matrix(signals), vectors]).astype(np.float32, copy=False)
+    return np.hstack([feature_matrix(signals, names), vectors]).astype(np.float32, copy=False)
+
+
+def signal_names(*, stacked: bool) -> list[str]:
+    """The signals a model's heads read: the extracted ones, then its stacked estimate."""
+    return [*features.FEATURE_NAMES, *([STACKED_NAME] if stacked else [])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +74,22 @@ class Tier:
     ) -> tuple[npt.NDArray[np.float32], Any]:
         """Scores (0-5) of `codes` whose signals are given, and their encoding."""
         encoded = self.embedder.encode(list(codes))
-        return self.head.predict(design_matrix(encoded.vectors, signals)), encoded
+        x = design_matrix(encoded.vectors, signals, self.head.feature_names)
+        return self.head.predict(x), encoded
 
 
-def _checked(name: str, embedder: Any, head: Head) -> Tier:
+def _checked(name: str, embedder: Any, head: Head, names: Sequence[str]) -> Tier:
     check_compatible(
         head,
         encoder_name=embedder.name,
         encoder_dim=embedder.dim,
         encoder_sha256=embedder.sha256,
-        feature_names=features.FEATURE_NAMES,
+        feature_names=names,
     )
     return Tier(name, embedder, head)
 
 
-def load_fast(model_dir: str | Path) -> Tier | None:
+def load_fast(model_dir: str | Path, names: Sequence[str]) -> Tier | None:
     """The fast tier shipped in `model_dir`, or None if the model has none. Its head runs from
     the compiled arrays (head.npz), so a fast-only process never imports scikit-learn."""
     from eduscore.scoring.static import StaticEmbedder
@@ -92,11 +103,16 @@ def load_fast(model_dir: str | Path) -> Tier | None:
         raise ModelLoadError(f"{directory}: the fast tier names no static table")
     enc = head.metadata["encoder"]
     static = StaticEmbedder(path, name=enc["name"], max_seq_length=int(enc["max_seq_length"]))
-    return _checked(FAST, static, head)
+    return _checked(FAST, static, head, names)
 
 
 def load_full(
-    model_dir: str | Path, head: Head, *, encoder: str = "", **embedder_args: Any
+    model_dir: str | Path,
+    head: Head,
+    names: Sequence[str],
+    *,
+    encoder: str = "",
+    **embedder_args: Any,
 ) -> Tier:
     """The full tier: `encoder` if given, else the directory's fine-tuned encoder, else the
     embedded default; `embedder_args` go to the Embedder (batch size, threads, device)."""
@@ -104,7 +120,8 @@ def load_full(
 
     bundled = "" if encoder else bundled_encoder(model_dir, head.metadata)
     name = head.metadata["encoder"]["name"] if bundled else ""
-    return _checked(FULL, Embedder(encoder or bundled, name=name, **embedder_args), head)
+    embedder = Embedder(encoder or bundled, name=name, **embedder_args)
+    return _checked(FULL, embedder, head, names)
 
 
 def cascade_band(metadata: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -115,13 +132,16 @@ def cascade_band(metadata: Mapping[str, Any]) -> tuple[float, float] | None:
 
 def load_tiers(
     model_dir: str | Path, tier: str = FULL, *, encoder: str = "", **embedder_args: Any
-) -> tuple[Head, Tier | None, Tier | None]:
-    """The model's head metadata, its full tier (unless `tier` is fast) and its fast tier."""
+) -> tuple[Head, Tier | None, Tier | None, LexicalModel | None]:
+    """The model's head metadata, its full tier (unless `tier` is fast), its fast tier, and the
+    lexical model whose estimate both tiers read as a signal (None for models without one)."""
     if tier not in TIERS:
         raise ModelLoadError(f"tier {tier!r}: choose one of {', '.join(TIERS)}")
     # A fast-only process reads the model's metadata but never its skops head (scikit-learn).
     head = Head(None, read_metadata(model_dir)) if tier == FAST else load(model_dir)
-    fast = load_fast(model_dir)
+    lexical = LexicalModel.load(model_dir)
+    names = signal_names(stacked=lexical is not None)
+    fast = load_fast(model_dir, names)
     if fast is None and tier != FULL:
         raise ModelLoadError(
             f"{model_dir}: the model has no fast tier ({FAST_DIR}/), so --tier {tier} cannot"
@@ -129,5 +149,7 @@ def load_tiers(
         )
     if tier != FULL and cascade_band(head.metadata) is None and tier == CASCADE:
         raise ModelLoadError(f"{model_dir}: metadata.json has no tiers.cascade.band")
-    full = None if tier == FAST else load_full(model_dir, head, encoder=encoder, **embedder_args)
-    return head, full, fast
+    full = None
+    if tier != FAST:
+        full = load_full(model_dir, head, names, encoder=encoder, **embedder_args)
+    return head, full, fast, lexical

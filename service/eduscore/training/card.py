@@ -84,9 +84,10 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         f"- Encoder: `{enc['name']}` ({enc['dim']}-d, reads {enc['max_seq_length']} tokens;"
         f" weights sha256 `{enc['sha256'][:16]}…`){_tuned(enc)}.",
         f"- Head: `{meta['head']['name']}` ({meta['head']['class']}; {params}).",
-        f"- Input of the head: the embedding and {len(meta['feature_names'])} structural signals"
+        f"- Input of the head: the embedding and {len(meta['feature_names'])} signals"
         " (Python read with `ast`, JavaScript/TypeScript, Go, Java, Rust, C/C++ and shell with"
         " tree-sitter): " + ", ".join("`" + n + "`" for n in meta["feature_names"]) + ".",
+        *_stacked(meta),
         "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile, a"
         " token model for programming languages"
         + (f", trained on `{det['trained_on']['path']}`" if det.get("trained_on") else "")
@@ -101,6 +102,19 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         f" {data['n_groups']} packages; label counts {data['label_counts']}.",
         f"- Library versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
         "",
+    ]
+
+
+def _stacked(meta: dict[str, Any]) -> list[str]:
+    st = meta.get("stacked")
+    if not st:
+        return []
+    return [
+        f"- `{st['name']}`, the last signal, is a {st['model']} (alpha {st['alpha']},"
+        f" {st['vocabulary']:,} tokens seen in at least {st['min_df']} training units), stored"
+        f" as `{st['file']}` (plain JSON). It is stacked: the head was trained on its grouped"
+        " out-of-fold values, and inside each CV fold it was refitted on that fold's training"
+        " packages only (inner grouped folds for the training rows)."
     ]
 
 
@@ -177,8 +191,8 @@ def tiers_section(meta: dict[str, Any]) -> list[str]:
         "`full` embeds with the encoder above; `fast` with a static table distilled from it",
         "(model2vec, `fast/static/`) and its own head trained in the same grouped CV; `cascade`",
         f"scores with `fast` and sends fast scores in [{lo}, {hi}) on to `full` (the band is",
-        "the narrowest whose out-of-fold F1 is within"
-        f" {cascade.get('tolerance', 0)} of the full tier's).",
+        "the narrowest whose out-of-fold keep decisions differ from the full tier's on at most"
+        f" {cascade.get('tolerance', 0):.1%} of the units).",
         "",
         _row(head),
         _row(["---"] * len(head)),

@@ -14,10 +14,11 @@ from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.scorer import Scorer, Snippet
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet, read_labelled
-from eduscore.training.designs import build_design, tuned_designs
+from eduscore.training.designs import build_design, signals_of, tuned_designs
 from eduscore.training.evaluation import compute_metrics, headline, language_group, write_report
 from eduscore.training.finetune import FinetuneConfig
 from eduscore.training.heads import EduScoreHead
+from eduscore.training.stacked import lexical_signal
 
 
 def _cv_designs(
@@ -28,11 +29,30 @@ def _cv_designs(
     cache_dir: str | Path | None,
     progress: bool,
 ) -> Any:
+    """The recipe's designs for CV, with its stacked lexical column cross-fitted per fold."""
+    signals = signals_of(data, progress)
+    x = _encoder_designs(scorer, data, signals, n_splits, cache_dir=cache_dir, progress=progress)
+    if scorer.lexical is None:
+        return x
+    return lexical_signal(data, signals, n_splits).designs(x)
+
+
+def _encoder_designs(
+    scorer: Scorer,
+    data: LabelledSet,
+    signals: list[dict[str, float]],
+    n_splits: int,
+    *,
+    cache_dir: str | Path | None,
+    progress: bool,
+) -> Any:
     """The design matrix for CV, or one per fold when the model's encoder was fine-tuned: an
     encoder tuned on all data has seen every held-out label, so each fold re-tunes the base."""
     enc = scorer.metadata["encoder"]
     if "finetune" not in enc:
-        return build_design(scorer.embedder, data, cache_dir=cache_dir, progress=progress)
+        return build_design(
+            scorer.embedder, data, signals=signals, cache_dir=cache_dir, progress=progress
+        )
     base = Embedder("")
     if base.sha256 != enc["base"]["sha256"]:
         raise ModelLoadError(
@@ -47,6 +67,7 @@ def _cv_designs(
             cfg,
             n_splits=n_splits,
             cache_dir=cache_dir or scratch,
+            signals=signals,
             progress=progress,
         )
 

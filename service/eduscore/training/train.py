@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 from eduscore import __version__
-from eduscore.scoring import features
 from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.features import language_id
 from eduscore.scoring.model import TUNED_ENCODER_DIR
+from eduscore.scoring.tiers import signal_names
 from eduscore.training import artifacts, card
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet
@@ -35,6 +35,7 @@ from eduscore.training.evaluation import headline, write_report
 from eduscore.training.fast import train_fast
 from eduscore.training.finetune import FinetuneConfig
 from eduscore.training.heads import EduScoreHead
+from eduscore.training.stacked import lexical_signal, with_column
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,6 @@ def _metadata(
             "params": head.get_params(),
         },
         "encoder": encoder,
-        "feature_names": list(features.FEATURE_NAMES),
         "uses_language_hint": USES_LANGUAGE_HINT,
         "language_detector": {
             **(detector.metadata if detector else {}),
@@ -137,6 +137,33 @@ def _metadata(
     }
 
 
+def _designs(
+    base: Embedder,
+    data: LabelledSet,
+    signals: list[dict[str, float]],
+    finetune: FinetuneConfig | None,
+    *,
+    n_splits: int,
+    work: str | Path,
+    stage: Path,
+    progress: bool,
+) -> tuple[Embedder, Any, Any]:
+    """The final encoder, the design to fit the head on, and the design(s) to cross-validate:
+    one frozen design, or (tuning) one per outer fold and the tuned encoder copied into
+    `stage`."""
+    if finetune is None:
+        x = build_design(base, data, signals=signals, cache_dir=work, progress=progress)
+        return base, x, x
+    x_cv = tuned_designs(
+        base, data, finetune, n_splits=n_splits, cache_dir=work, signals=signals,
+        progress=progress,
+    )  # fmt: skip
+    embedder = tuned_encoder(base, data, np.arange(len(data)), finetune, cache_dir=work)
+    x = build_design(embedder, data, signals=signals, cache_dir=work, progress=progress)
+    shutil.copytree(embedder.path, stage / TUNED_ENCODER_DIR)
+    return embedder, x, x_cv
+
+
 def train(
     data: LabelledSet,
     out_dir: str | Path,
@@ -148,47 +175,47 @@ def train(
     model_version: str = "",
     finetune: FinetuneConfig | None = None,
     fast: bool = True,
+    lexical: bool = True,
     progress: bool = True,
 ) -> TrainResult:
     """Cross-validate `head` (default: the recipe's), fit it on all data, write the model.
 
-    With `fast` (default), the fast tier is distilled from the final encoder and trained in
-    the same grouped CV, and the cascade band fitted on both tiers' out-of-fold scores.
-    With `finetune`, the encoder is tuned too: per outer fold on that fold's training packages
-    (for honest CV), then on all data, shipped as `encoder/` inside the model directory.
-    """
-    head = head if head is not None else EduScoreHead()
+    `fast`: the fast tier is distilled from the final encoder and trained in the same grouped
+    CV, the cascade band fitted on both tiers' out-of-fold scores. `lexical`: a cross-fitted
+    TF-IDF ridge estimate is one more signal of both tiers (training/stacked.py). `finetune`:
+    the encoder is tuned per outer fold on its training packages, then on all data, and
+    shipped as `encoder/`."""
     started = time.monotonic()
     base = Embedder(encoder)
     signals = signals_of(data, progress)
+    names = signal_names(stacked=lexical)
+    head = head if head is not None else EduScoreHead(n_signals=len(names))
     with (
         tempfile.TemporaryDirectory(prefix="eduscore-train-") as scratch,
         artifacts.staged(out_dir) as stage,
     ):
         work = cache_dir or scratch
-        if finetune is None:
-            embedder = base
-            x = build_design(base, data, signals=signals, cache_dir=work, progress=progress)
-            x_cv: Any = x
-        else:
-            x_cv = tuned_designs(
-                base, data, finetune, n_splits=n_splits, cache_dir=work, signals=signals,
-                progress=progress,
-            )  # fmt: skip
-            everything = np.arange(len(data))
-            embedder = tuned_encoder(base, data, everything, finetune, cache_dir=work)
-            x = build_design(embedder, data, signals=signals, cache_dir=work, progress=progress)
-            shutil.copytree(embedder.path, stage / TUNED_ENCODER_DIR)
+        embedder, x, x_cv = _designs(
+            base, data, signals, finetune, n_splits=n_splits, work=work, stage=stage,
+            progress=progress,
+        )  # fmt: skip
+        stacked = lexical_signal(data, signals, n_splits) if lexical else None
+        if stacked is not None:
+            x_cv = stacked.designs(x_cv)
+            x = with_column(x, stacked.final)
+            stacked.model.save(stage)
         result = cross_validate(head, x_cv, data, n_splits=n_splits, progress=progress)
         log.info("cv: %s", headline(result.metrics))
         fitted = head.fit(x, data.labels, groups=np.asarray(data.groups))
         version = model_version or f"edu-{data.sha256[:8]}-{datetime.now(UTC):%Y%m%d}"
         enc = _encoder_record(embedder, base, finetune)
         meta = _metadata(data, fitted, enc, result.metrics, version, time.monotonic() - started)
+        meta.update(feature_names=names, **({"stacked": stacked.record()} if stacked else {}))
         if fast:
             meta["tiers"] = train_fast(
                 data, signals, stage, base=embedder, full_meta=meta, full_oof=result.oof,
-                cache_dir=work, previous=out_dir, n_splits=n_splits, progress=progress,
+                cache_dir=work, previous=out_dir, n_splits=n_splits, stacked=stacked,
+                progress=progress,
             )  # fmt: skip
             meta["train_seconds"] = round(time.monotonic() - started, 1)
         artifacts.save_head(stage, fitted, meta)
