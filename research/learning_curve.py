@@ -14,19 +14,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 
+from eduscore.scoring.features import FEATURE_NAMES
+from eduscore.scoring.lexical import NOT_READ, tokens
+from eduscore.training import stacked
 from eduscore.training.evaluation import compute_metrics, language_group
 from eduscore.training.folds import outer_splits
-from eduscore.training.heads import EduScoreHead
+from eduscore.training.heads import N_SIGNALS, EduScoreHead
 from research.harness import corpus, frozen_design
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 SEEDS = (0,)
 
 
-def curve(x: np.ndarray, data: Any, seeds: tuple[int, ...] = SEEDS) -> list[dict[str, Any]]:
+def subset_design(x: np.ndarray, data: Any, sub: np.ndarray, docs: Any) -> np.ndarray:
+    """The shipped recipe's design for a head trained on `sub`: the lexical column cross-fitted
+    on `sub`'s packages only (docs None: the recipe without it)."""
+    if docs is None:
+        return x
+    read = x[:, FEATURE_NAMES.index("config_format")] == 0.0  # lexical.reads, on the design
+    col = np.where(read, stacked.cross_fitted(docs, data, sub, 4), NOT_READ)
+    return stacked.with_column(x, col)
+
+
+def curve(
+    x: np.ndarray, data: Any, seeds: tuple[int, ...] = SEEDS, *, lexical: bool = True
+) -> list[dict[str, Any]]:
     groups = np.asarray(data.groups)
+    docs = [tokens(c) for c in data.codes] if lexical else None
+    n_signals = N_SIGNALS + (1 if lexical else 0)
     langs = [language_group(lang) for lang in data.languages]
     rows = []
     for share in SHARES:
@@ -37,8 +53,9 @@ def curve(x: np.ndarray, data: Any, seeds: tuple[int, ...] = SEEDS) -> list[dict
                 rng = np.random.default_rng(seed)
                 keep = set(rng.choice(pkgs, max(2, round(share * len(pkgs))), replace=False))
                 sub = tr[np.isin(groups[tr], list(keep))]
-                head = clone(EduScoreHead()).fit(x[sub], data.labels[sub], groups=groups[sub])
-                oof[te] = head.predict(x[te])
+                xs = subset_design(x, data, sub, docs)
+                head = EduScoreHead(n_signals=n_signals)
+                oof[te] = head.fit(xs[sub], data.labels[sub], groups=groups[sub]).predict(xs[te])
             m = compute_metrics(data.labels, oof, languages=langs)
             row = {
                 "share": share,
@@ -87,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("models/current"))
     ap.add_argument("--seeds", type=int, default=len(SEEDS), help="package draws per share")
+    ap.add_argument("--no-lexical", action="store_true", help="the recipe before session 10")
     args = ap.parse_args(argv)
     data = corpus()
-    rows = curve(frozen_design(data), data, tuple(range(args.seeds)))
+    rows = curve(frozen_design(data), data, tuple(range(args.seeds)), lexical=not args.no_lexical)
     (args.out / "learning_curve.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, args.out / "learning_curve.png")
     return 0
