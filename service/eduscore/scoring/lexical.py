@@ -2,9 +2,10 @@
 
 The trees read named structural signals and a 16-component summary of an embedding; neither
 sees *which* words a snippet uses ("example", "returns", "protoimpl", "TODO"). This linear model
-does, and its one number is stacked into the trees as a signal. The vocabulary and IDF are
-fitted on unlabelled code, the coefficients on labels; all of it is plain JSON (no pickle), and
-scoring needs neither scikit-learn nor SciPy, so the fast tier can read it too.
+does, and its one number is stacked into the trees as a signal. The vocabulary and IDF come
+from the training units' text alone, the coefficients from their labels; all of it is plain
+JSON (no pickle), and scoring needs neither scikit-learn nor SciPy, so the fast tier reads it
+too.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def tokens(code: str) -> list[str]:
 
 def reads(signals: Mapping[str, float]) -> bool:
     """Whether the estimate reads a snippet: not config formats, whose words (YAML keys, a
-    quiz's questions in TOML) say little about teaching value; read, they made the head keep
-    6-7 config files of which at most one was keep-worthy (EXPERIMENTS.md, session 10)."""
+    quiz's questions in TOML) say little about teaching value; read, they made the head keep up
+    to 7 config files, at most one of them keep-worthy (EXPERIMENTS.md, session 10)."""
     return not signals.get("config_format")
 
 
