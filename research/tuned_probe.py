@@ -5,6 +5,7 @@ Tunes the encoder on one outer fold's training packages (cached by run key in th
 and scores its held-out packages, beside the frozen encoder on the same fold.
 
     python -m research.tuned_probe 0 1     # outer folds 0 and 1
+    python -m research.tuned_probe --pooled  # all five folds pooled, as the card's CV
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from eduscore.training.finetune import FinetuneConfig
 from eduscore.training.folds import outer_splits
 from eduscore.training.heads import N_SIGNALS, EduScoreHead
 from eduscore.training.stacked import lexical_signal, with_column
-from research.harness import CACHE, corpus, frozen_design
+from research.harness import CACHE, corpus, frozen_design, run
 
 
 def fold_row(name: str, head: EduScoreHead, x: np.ndarray, data, tr, te) -> None:
@@ -31,7 +32,8 @@ def fold_row(name: str, head: EduScoreHead, x: np.ndarray, data, tr, te) -> None
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folds", nargs="+", type=int)
+    ap.add_argument("folds", nargs="*", type=int)
+    ap.add_argument("--pooled", action="store_true", help="pooled out-of-fold CV of all folds")
     args = ap.parse_args(argv)
     data = corpus()
     frozen = frozen_design(data)
@@ -39,6 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     lex = lexical_signal(data, signals, 5)
     base = Embedder("")
     splits = outer_splits(data.groups, 5)
+    if args.pooled:
+        tuned = [
+            build_design(
+                tuned_encoder(base, data, tr, FinetuneConfig(), cache_dir=CACHE), data,
+                signals=signals, cache_dir=CACHE, progress=False,
+            )
+            for tr, _ in splits
+        ]  # fmt: skip
+        one = EduScoreHead(n_signals=N_SIGNALS + 1)
+        run("frozen + lexical (pooled)", one, lex.designs(frozen), data)
+        run("tuned + lexical (pooled)", one, lex.designs(tuned), data)
+        return 0
     for i in args.folds:
         tr, te = splits[i]
         encoder = tuned_encoder(base, data, tr, FinetuneConfig(), cache_dir=CACHE)

@@ -128,6 +128,9 @@ def test_evaluate_writes_report(slice_path: Path, tmp_path: Path) -> None:
 def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_path: Path) -> None:
     """--finetune: one tuning per outer fold on its training packages only, one on all data;
     the model directory carries the tuned encoder and serving loads it."""
+    import torch
+    from safetensors import safe_open
+
     from eduscore.scoring.embedding import Embedder, weights_sha256
     from eduscore.training.finetune import DONE_MARKER, FinetuneConfig
 
@@ -155,6 +158,14 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
     assert scorer.embedder.sha256 == enc["sha256"] and scorer.embedder.max_seq_length == 64
     tuned = scorer.embedder.encode([TEXTBOOK]).vectors
     assert float(np.dot(tuned[0], base.encode([TEXTBOOK]).vectors[0])) < 0.9999
+    # Shipped in fp16 (half the bytes a retrain commits), served in fp32, and within fp16
+    # rounding of the fp32 run it was cut from.
+    with safe_open(str(tmp_path / "model" / "encoder" / "model.safetensors"), "pt") as fh:
+        assert {fh.get_slice(k).get_dtype() for k in fh.keys()} == {"F16"}  # noqa: SIM118
+    assert {p.dtype for p in scorer.embedder._model.parameters()} == {torch.float32}
+    markers = cache.glob(f"*/{DONE_MARKER}")
+    (final,) = [m.parent for m in markers if json.loads(m.read_text())["n_units"] == len(data)]
+    assert np.abs(tuned - Embedder(str(final)).encode([TEXTBOOK]).vectors).max() < 2e-3
     (result,) = scorer.score_batch([Snippet(code=TEXTBOOK)])
     assert 0.0 <= result.score <= 5.0
     # `evaluate --cv` of a tuned model re-tunes per fold (here: the same runs, from the cache)

@@ -117,6 +117,8 @@ class Embedder:
             )
             if self.device == "cuda":  # half the memory traffic; the head reads float32 anyway
                 self._model.half()
+            else:  # a tuned encoder is stored in fp16 (finetune.half_precision_copy); CPUs run fp32
+                self._model.float()
         except ModelLoadError:
             raise
         except Exception as exc:  # any loader failure is a startup error naming the path

@@ -32,8 +32,9 @@ def _tuned(enc: dict[str, Any]) -> str:
     recipe = ", ".join(f"{k} {v}" for k, v in enc["finetune"].items())
     return (
         f", fine-tuned on the labels from `{enc['base']['name']}` (sha256"
-        f" `{enc['base']['sha256'][:16]}…`; {recipe}) and shipped in `{enc['path']}/`;"
-        " in CV each fold's encoder was tuned on that fold's training packages only"
+        f" `{enc['base']['sha256'][:16]}…`; {recipe}) and shipped in `{enc['path']}/` with"
+        " fp16 weights (served in fp32); in CV each fold's encoder was tuned on that fold's"
+        " training packages only"
     )
 
 
@@ -241,7 +242,7 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
     lines += ["", "![confusion](confusion.png) ![score vs label](score_vs_label.png)", ""]
     lines += tiers_section(meta)
     if notes:
-        lines += [notes.rstrip(), ""]
+        lines += ["", notes.rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -258,8 +259,9 @@ def learning_curve(rows: list[dict[str, Any]]) -> str:
         "## Learning curve",
         "",
         "Grouped-CV F1 and Spearman when each outer fold trains on a share of its training",
-        "packages (same held-out packages; `python -m research.learning_curve`). A curve still",
-        "rising at 100 % says more labelled packages would still pay, for that language.",
+        "packages (same held-out packages; `python -m research.learning_curve`), with the untuned",
+        "encoder (tuning one per fold and share would take hours here). A curve still rising at",
+        "100 % says more labelled packages would still pay, for that language.",
         "",
         _row(head),
         _row(["---"] * len(head)),

@@ -102,7 +102,7 @@ def train_fast(
     static_path = distill_static(base.path, base.sha256, fast_dir / STATIC_DIR, reuse=reuse)
     if not cached.exists():
         shutil.copytree(static_path, cached)
-    name = f"model2vec({full_meta['encoder']['name']})"
+    name = f"model2vec({base.name})"
     embedder = StaticEmbedder(str(static_path), name=name)
     x = static_design(embedder, data, signals)
     x_cv: Any = x

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from eduscore.training.designs import (
 )
 from eduscore.training.evaluation import headline, write_report
 from eduscore.training.fast import train_fast
-from eduscore.training.finetune import FinetuneConfig
+from eduscore.training.finetune import FinetuneConfig, half_precision_copy
 from eduscore.training.heads import EduScoreHead
 from eduscore.training.stacked import lexical_signal, with_column
 
@@ -158,9 +157,10 @@ def _designs(
         base, data, finetune, n_splits=n_splits, cache_dir=work, signals=signals,
         progress=progress,
     )  # fmt: skip
-    embedder = tuned_encoder(base, data, np.arange(len(data)), finetune, cache_dir=work)
+    tuned = tuned_encoder(base, data, np.arange(len(data)), finetune, cache_dir=work)
+    # The head is fitted on embeddings from the fp16 copy that ships, not the fp32 original.
+    embedder = Embedder(str(half_precision_copy(tuned.path, stage / TUNED_ENCODER_DIR)))
     x = build_design(embedder, data, signals=signals, cache_dir=work, progress=progress)
-    shutil.copytree(embedder.path, stage / TUNED_ENCODER_DIR)
     return embedder, x, x_cv
 
 
@@ -180,11 +180,11 @@ def train(
 ) -> TrainResult:
     """Cross-validate `head` (default: the recipe's), fit it on all data, write the model.
 
-    `fast`: the fast tier is distilled from the final encoder and trained in the same grouped
-    CV, the cascade band fitted on both tiers' out-of-fold scores. `lexical`: a cross-fitted
-    TF-IDF ridge estimate is one more signal of both tiers (training/stacked.py). `finetune`:
-    the encoder is tuned per outer fold on its training packages, then on all data, and
-    shipped as `encoder/`."""
+    `fast`: the fast tier is distilled from the untuned `base` encoder (one tuned on all labels
+    would leak them into its CV), trained in the same grouped CV; the cascade band is fitted on
+    both tiers' out-of-fold scores. `lexical`: a cross-fitted TF-IDF ridge estimate is one more
+    signal of both tiers (training/stacked.py). `finetune`: the encoder is tuned per outer fold
+    on its training packages, then on all data, and shipped in fp16 as `encoder/`."""
     started = time.monotonic()
     base = Embedder(encoder)
     signals = signals_of(data, progress)
@@ -213,7 +213,7 @@ def train(
         meta.update(feature_names=names, **({"stacked": stacked.record()} if stacked else {}))
         if fast:
             meta["tiers"] = train_fast(
-                data, signals, stage, base=embedder, full_meta=meta, full_oof=result.oof,
+                data, signals, stage, base=base, full_meta=meta, full_oof=result.oof,
                 cache_dir=work, previous=out_dir, n_splits=n_splits, stacked=stacked,
                 progress=progress,
             )  # fmt: skip
