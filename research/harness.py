@@ -35,6 +35,26 @@ def frozen_design(data: LabelledSet, encoder: str = "") -> np.ndarray:
     return build_design(Embedder(encoder), data, signals=signals_of(data), cache_dir=CACHE)
 
 
+def shipped_designs(data: LabelledSet) -> list[np.ndarray]:
+    """The CV designs of `make train`, one per outer fold: [signals | lexical estimate |
+    embedding by the encoder tuned on that fold's training packages] (tuned encoders and
+    embeddings come from the cache when `eduscore train --finetune` ran; ~1 h cold)."""
+    from eduscore.training.designs import tuned_encoder
+    from eduscore.training.finetune import FinetuneConfig
+    from eduscore.training.folds import outer_splits
+    from eduscore.training.stacked import lexical_signal
+
+    base, signals = Embedder(""), signals_of(data, progress=False)
+    tuned = [
+        build_design(
+            tuned_encoder(base, data, tr, FinetuneConfig(), cache_dir=CACHE, progress=False),
+            data, signals=signals, cache_dir=CACHE, progress=False,
+        )
+        for tr, _ in outer_splits(data.groups, 5)
+    ]  # fmt: skip
+    return lexical_signal(data, signals, 5).designs(tuned)
+
+
 def run(name: str, head: EduScoreHead, x: Any, data: LabelledSet) -> CVResult:
     """One grouped-CV row: printed as the pooled headline and the per-language F1/Spearman."""
     result = cross_validate(head, x, data, progress=False)

@@ -21,7 +21,7 @@ from eduscore.training.finetune import FinetuneConfig
 from eduscore.training.folds import outer_splits
 from eduscore.training.heads import N_SIGNALS, EduScoreHead
 from eduscore.training.stacked import lexical_signal, with_column
-from research.harness import CACHE, corpus, frozen_design, run
+from research.harness import CACHE, corpus, frozen_design, run, shipped_designs
 
 
 def fold_row(name: str, head: EduScoreHead, x: np.ndarray, data, tr, te) -> None:
@@ -42,16 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     base = Embedder("")
     splits = outer_splits(data.groups, 5)
     if args.pooled:
-        tuned = [
-            build_design(
-                tuned_encoder(base, data, tr, FinetuneConfig(), cache_dir=CACHE), data,
-                signals=signals, cache_dir=CACHE, progress=False,
-            )
-            for tr, _ in splits
-        ]  # fmt: skip
         one = EduScoreHead(n_signals=N_SIGNALS + 1)
         run("frozen + lexical (pooled)", one, lex.designs(frozen), data)
-        run("tuned + lexical (pooled)", one, lex.designs(tuned), data)
+        run("tuned + lexical (pooled)", one, shipped_designs(data), data)
         return 0
     for i in args.folds:
         tr, te = splits[i]
