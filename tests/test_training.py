@@ -11,7 +11,7 @@ import pytest
 from eduscore.scoring import features
 from eduscore.scoring.scorer import Scorer, Snippet
 from eduscore.training.data import read_labelled
-from eduscore.training.evaluate import evaluate
+from eduscore.training.evaluate import evaluate, training_data_note
 from eduscore.training.evaluation import compute_metrics
 from eduscore.training.train import train
 
@@ -115,6 +115,12 @@ def test_evaluate_writes_report(slice_path: Path, tmp_path: Path) -> None:
 
     metrics = evaluate(slice_path, model_dir=str(MODEL_DIR), out_dir=tmp_path, progress=False)
     assert metrics["n"] == 180 and metrics["mode"] == "holdout"
+    # A slice is not the data the model was trained on, and evaluate says so (with both hashes).
+    trained = json.loads((MODEL_DIR / "metadata.json").read_text())["training_data"]["sha256"]
+    assert metrics["model_training_data_sha256"] == trained
+    assert metrics["trained_on_this_data"] is False
+    assert "trained on other data" in training_data_note(metrics)
+    assert "trained on this data" in training_data_note({**metrics, "trained_on_this_data": True})
     for name in ("report.json", "confusion.png", "score_vs_label.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "report.json").read_text())["f1_keep"] == metrics["f1_keep"]

@@ -72,6 +72,18 @@ def _encoder_designs(
         )
 
 
+def training_data_note(metrics: dict[str, Any]) -> str:
+    """One line saying whether the model was trained on the data just evaluated: a hold-out
+    figure on its own training data measures memory, and a stale model is retrained."""
+    mine, theirs = metrics["data_sha256"][:12], metrics["model_training_data_sha256"][:12]
+    if metrics["trained_on_this_data"]:
+        return f"the model was trained on this data (sha256 {mine}...): hold-out figures flatter it"
+    return (
+        f"the model was trained on other data (sha256 {theirs or 'unrecorded'}..., this file"
+        f" {mine}...): if this is today's training corpus, retrain with `eduscore train`"
+    )
+
+
 def evaluate(
     data_path: str | Path,
     *,
@@ -125,8 +137,12 @@ def evaluate(
         title = f"model {scorer.model_version}"
     metrics["model_version"] = scorer.model_version
     metrics["data_sha256"] = data.sha256
+    trained_on = str(scorer.metadata.get("training_data", {}).get("sha256", ""))
+    metrics["model_training_data_sha256"] = trained_on
+    metrics["trained_on_this_data"] = trained_on == data.sha256
     metrics["data"] = Path(data.path).name
     metrics["mode"] = f"grouped-cv-{cv}" if cv else "holdout"
     write_report(out_dir, metrics, data.labels, scores, title=title)
     print(headline(metrics))
+    print(training_data_note(metrics))
     return metrics
