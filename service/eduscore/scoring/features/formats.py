@@ -27,6 +27,10 @@ FORMATS: tuple[str, ...] = (
     "rust",
     "c",
     "cpp",
+    "csharp",
+    "php",
+    "ruby",
+    "swift",
     "json",
     "yaml",
     "toml",
@@ -36,10 +40,19 @@ FORMATS: tuple[str, ...] = (
     "makefile",
     "sql",
     "text",
+    "other",
 )
 #: Languages with C-like syntax (braces, `//` and `/* */` comments): one flag lets the head pool
 #: what they share, with the one-hot above for what they do not.
-CURLY_FORMATS = frozenset({"javascript", "typescript", "go", "java", "rust", "c", "cpp"})
+CURLY_FORMATS = frozenset(
+    {"javascript", "typescript", "go", "java", "rust", "c", "cpp", "csharp", "php", "swift"}
+)
+#: The programming languages the detector tells apart (the rest are data formats found by rules,
+#: `text` for prose, and `other` for code in a language none of these is).
+PROGRAMMING_LANGUAGES = (
+    "python", "javascript", "typescript", "go", "java", "rust", "c", "cpp", "csharp", "php",
+    "ruby", "swift", "shell",
+)  # fmt: skip
 CONFIG_FORMATS = frozenset({"json", "yaml", "toml", "ini", "dockerfile", "makefile"})
 
 _LANG_ALIASES: dict[str, str] = {
@@ -78,6 +91,13 @@ _LANG_ALIASES: dict[str, str] = {
     "cc": "cpp",
     "cxx": "cpp",
     "hpp": "cpp",
+    "cs": "csharp",
+    "c#": "csharp",
+    "csharp": "csharp",
+    "php": "php",
+    "rb": "ruby",
+    "ruby": "ruby",
+    "swift": "swift",
     "sql": "sql",
     "text": "text",
     "txt": "text",
