@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from eduscore.scoring import signal_errors
 from eduscore.scoring.features import python_walk, syntax
@@ -15,6 +16,7 @@ from eduscore.scoring.features.formats import (
     GENERATED_RE,
     LICENSE_RE,
     MAX_CHARS,
+    MAX_PARSE_CHARS,
     URL_RE,
     WORD_RE,
     comment_stats,
@@ -130,7 +132,8 @@ def _extract(code: str, language: str) -> dict[str, float]:
     n_lines = _shape_features(code, lines, feats)
 
     parsed = LazyParse(code)
-    fmt = detect_format(code, lines, parsed.tree, language if isinstance(language, str) else "")
+    hint = language if isinstance(language, str) else ""
+    fmt = detect_format(code, lines, lambda: _python_for_detection(parsed, code, len(lines)), hint)
     tree, full = parsed() if fmt == "python" else (None, False)  # only Python reads the tree
     feats[f"is_{fmt}"] = 1.0
     feats["config_format"] = float(fmt in CONFIG_FORMATS)
@@ -170,6 +173,17 @@ def _extract(code: str, language: str) -> dict[str, float]:
     elif walk is not None:
         syntax.code_features(walk, n_lines, feats)
     return feats
+
+
+def _python_for_detection(parsed: LazyParse, code: str, n_lines: int) -> tuple[Any, bool]:
+    """Python's parse and whether it decides: a whole parse, or a prefix covering most of the
+    text (a file's head cut mid-statement; a long file parsed to MAX_PARSE_CHARS). A prefix of
+    a few lines proves nothing: "x = 1" opens Ruby and Swift too."""
+    tree, full = parsed()
+    if full or tree is None or not tree.body:
+        return tree, full
+    covered = getattr(tree.body[-1], "end_lineno", 0) or 0
+    return tree, len(code) > MAX_PARSE_CHARS or covered >= 0.5 * n_lines
 
 
 def _shape_features(code: str, lines: list[str], feats: dict[str, float]) -> int:

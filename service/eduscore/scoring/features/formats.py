@@ -180,15 +180,51 @@ def _looks_python(tree: ast.Module) -> bool:
     return weak < len(body)
 
 
+def hint_format(hint: str) -> str:
+    """The format a caller's language hint names ('' for none or an unknown name)."""
+    return _LANG_ALIASES.get(hint.strip().lower(), "") if hint else ""
+
+
 def detect_format(
-    code: str, lines: list[str], python_tree: Callable[[], ast.Module | None], hint: str
+    code: str,
+    lines: list[str],
+    python_tree: Callable[[], tuple[ast.Module | None, bool]],
+    hint: str,
 ) -> str:
-    """The snippet's format: the hint when it names one, else exact checks for data formats
-    (JSON, TOML, INI, YAML, Dockerfile, Makefile), Python's own parser (`python_tree`, only
-    called once the data formats are ruled out), then the detector."""
-    hint_fmt = _LANG_ALIASES.get(hint.strip().lower(), "") if hint else ""
-    if hint_fmt:
-        return hint_fmt
+    """The snippet's format, from the text: exact checks for data formats (JSON, TOML, INI, YAML,
+    Dockerfile, Makefile), Python's own parser (`python_tree`, only called once the data formats
+    are ruled out), then the learned detector. A caller's hint decides where the text allows it
+    (`_plausible`): a pipeline's hint comes from the file name and is right far more often than
+    a detector reading a few lines, but a wrong hint must not turn YAML into Python."""
+    found = _detect(code, lines, python_tree)
+    wanted = hint_format(hint)
+    if not wanted or wanted == found:
+        return found
+    return wanted if _plausible(wanted, found, code) else found
+
+
+#: A hinted language is taken when the detector gives it at least this probability (a hint
+#: against a confident detector is a caller's mistake: a shell script sent as "python").
+HINT_MIN_P = 0.02
+
+
+def _plausible(wanted: str, found: str, code: str) -> bool:
+    if found in ("text", "other"):
+        return True  # the text does not say what it is: the caller knows better
+    if wanted not in PROGRAMMING_LANGUAGES:  # a data format, sql or text
+        return found not in PROGRAMMING_LANGUAGES
+    detector = language_id.shipped()
+    if detector is None or wanted not in detector.classes:
+        return False
+    probs = detector.probabilities(code)
+    if found not in PROGRAMMING_LANGUAGES:  # the rules found a data format: the hint must win
+        return max(probs, key=probs.__getitem__) == wanted  # the detector's own choice too
+    return probs[wanted] >= HINT_MIN_P
+
+
+def _detect(
+    code: str, lines: list[str], python_tree: Callable[[], tuple[ast.Module | None, bool]]
+) -> str:
     stripped = code.strip()
     if not stripped:
         return "text"
@@ -209,14 +245,19 @@ def detect_format(
     # Not "//" openers: that is how Rust, Go, C and JS files start too.
     if stripped[:1] in "{[" and len(_JSON_LINE_RE.findall(joined)) >= 0.6 * n:
         return "json"
-    yaml_like = len(_YAML_LINE_RE.findall(joined))
+    # Object literals ("KEY: 'v',") read like YAML; lines ending as code does rule it out.
+    yaml_like = 0 if _code_endings(joined) >= 0.3 * n else len(_YAML_LINE_RE.findall(joined))
     templated = len(_TEMPLATE_LINE_RE.findall(joined))
     if templated and yaml_like + templated >= 0.6 * n:  # Helm/Jinja-templated YAML
         return "yaml"
     if language_id.c_preprocessed(head):  # to Python's parser "#include <uv.h>" is a comment
         return _detect_code(head)
-    tree = python_tree()
-    if (tree is not None and _looks_python(tree)) or stripped.startswith(('"""', "'''", 'r"""')):
+    tree, full = python_tree()
+    # Only a whole parse decides: a prefix of Ruby or Swift can parse as Python ("x = 1"); a
+    # partial parse is the detector's to judge (Python is one of its languages).
+    if tree is not None and full and _looks_python(tree):
+        return "python"
+    if stripped.startswith(('"""', "'''", 'r"""')):
         return "python"
     if _DOCKER_RE.search(head) and sum(bool(_DOCKER_RE.match(ln)) for ln in nonblank) >= 0.3 * n:
         return "dockerfile"
@@ -235,6 +276,14 @@ def detect_format(
     return _detect_code(head)
 
 
+_CODE_END_RE = re.compile(r"[,;{(]$|^\s*[})\]]", re.M)
+
+
+def _code_endings(joined: str) -> int:
+    """Lines that end as code does (`,` `;` `{` `(`) or close a bracket."""
+    return len(_CODE_END_RE.findall(joined))
+
+
 def _parses(loads: Any, text: str, *, non_empty: bool = False) -> bool:
     """Whether a strict parser accepts the text (and, with `non_empty`, finds something)."""
     try:
@@ -249,14 +298,15 @@ _CODE_HINT_RE = re.compile(r"[{};]|\b(func|fn|def|function|class|fi|done)\b")
 
 
 def _detect_code(head: str) -> str:
-    """Among programming languages the learned detector decides; text when it is unsure."""
+    """Among programming languages the learned detector decides (it also knows prose and code
+    in other languages); when it is unsure, code-like text is `other`, the rest `text`."""
     detector = language_id.shipped()
     if detector is None:
         return "text"
     lang, p = detector.predict(head)
     if p >= DETECT_MIN_P:
         return lang
-    return "text"
+    return "other" if _CODE_HINT_RE.search(head) else "text"
 
 
 def comment_stats(lines: list[str], fmt: str) -> tuple[int, int, int, list[str]]:
