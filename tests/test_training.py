@@ -91,7 +91,6 @@ def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None
     assert lo <= 3.0 <= hi and "## Tiers" in (tmp_path / "model" / "README.md").read_text()
     fast = Scorer.load(str(tmp_path / "model"), tier="fast").score_batch([Snippet(code=TEXTBOOK)])
     assert fast[0].tier == "fast" and 0.0 <= fast[0].score <= 5.0
-
     # A run that fails half-way (here: more folds than packages, after the signals and the
     # embeddings) leaves the model it would have replaced as it was, and no staging debris.
     def files() -> dict[str, bytes]:
