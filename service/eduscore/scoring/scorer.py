@@ -197,8 +197,7 @@ class Scorer:
                 else "it loaded no encoder (a server started with --tier full or cascade has one)"
             )
             raise TierUnavailable(
-                f"tier {name!r} is not served here: {why}; this server runs"
-                f" {', '.join(self.tiers)}"
+                f"tier {name!r} is not served here: {why}; this server runs {', '.join(self.tiers)}"
             )
         return name
 

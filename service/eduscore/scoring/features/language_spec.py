@@ -112,6 +112,12 @@ ASSERT = (
 TEST_CALL = r"describe|it|test|TEST(_F)?"
 
 
+#: A class around a method cut out of its class (PHP and C# accept no bare member).
+WRAPPER_OPEN, WRAPPER_CLOSE = "class W__ {\n", "\n}"
+#: Leading comments and attributes, up to a declaration's first keyword.
+_LEADING_RE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/|#\[[^\n]*|#[^\n]*|\[[^\]\n]*\])*", re.DOTALL)
+
+
 def whole(pattern: str) -> re.Pattern[str]:
     """A callee pattern that must match the whole callee text."""
     return re.compile(rf"^({pattern})$")
@@ -163,6 +169,8 @@ class LanguageSpec:
     #: Only named nodes are read: `if` is both a Ruby node and a keyword token.
     named_only: bool = False
     main_name: str = "main"
+    #: Modifiers that open a class member (`public function`): such text needs a class around.
+    member_re: re.Pattern[str] | None = None
 
     def load(self) -> Any:
         return getattr(importlib.import_module(self.module), self.entry)()
@@ -170,6 +178,19 @@ class LanguageSpec:
     def grammar(self, fmt: str, code: str) -> str:
         """The grammar to parse `code` with (PHP has one for tagged text, one for bare code)."""
         return fmt
+
+    def is_bare_member(self, text: str) -> bool:
+        """Whether `text` is a class member without its class (leading comments skipped)."""
+        if self.member_re is None:
+            return False
+        lead = _LEADING_RE.match(text)
+        return self.member_re.match(text, lead.end() if lead else 0) is not None
+
+    def wrapped_body(self, root: Any) -> Any:
+        """The body of the wrapper class in `root` (the text given), or `root` if not found."""
+        cls = root.named_children[0] if root.named_child_count else None
+        body = cls.child_by_field_name("body") if cls is not None else None
+        return body if body is not None else root
 
     def is_named_function(self, node: Any) -> bool:
         if node.type in _ANONYMOUS:

@@ -140,4 +140,8 @@ CSHARP = CSharpSpec(
     doc_prefixes=("///", "/**"),
     named_only=True,
     main_name="Main",
+    member_re=re.compile(
+        r"(public|private|protected|internal|static|override|virtual|abstract|async|sealed|"
+        r"readonly|extern|unsafe)\b(?!(\s+\w+)*?\s+(class|struct|interface|enum|record)\b)"
+    ),
 )

@@ -138,6 +138,10 @@ _PHP = dict(
     test_marker_re=_PHP_TEST_RE,
     doc_prefixes=("/**",),
     named_only=True,
+    member_re=re.compile(
+        r"(public|private|protected|static|abstract|final|readonly|var)\b"
+        r"(?!(\s+\w+)*?\s+(class|interface|trait|enum)\b)"  # a top-level class needs no wrapper
+    ),
 )
 PHP = PhpSpec(entry="language_php_only", **_PHP)  # type: ignore[arg-type]
 PHP_TAGGED = PhpSpec(entry="language_php", **_PHP)  # type: ignore[arg-type]

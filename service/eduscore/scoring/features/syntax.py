@@ -14,6 +14,7 @@ from typing import Any
 
 from eduscore.scoring.features import syntax_walk
 from eduscore.scoring.features.formats import MAX_PARSE_CHARS, log1p, ratio
+from eduscore.scoring.features.language_spec import WRAPPER_CLOSE, WRAPPER_OPEN
 from eduscore.scoring.features.languages import LANGUAGES, comment_text
 from eduscore.scoring.features.python_ast import (
     DOC_EXAMPLES_RE,
@@ -28,11 +29,18 @@ def parse(code: str, fmt: str) -> Walk | None:
     spec = LANGUAGES.get(fmt)
     if spec is None:
         return None
-    src = code[:MAX_PARSE_CHARS].encode("utf-8", "surrogatepass")
-    grammar = spec.grammar(fmt, code)
-    tree = syntax_walk.parser(grammar).parse(src)
-    w = Walk(spec=LANGUAGES[grammar], src=src)
-    syntax_walk.walk(w, tree, syntax_walk.kinds(grammar))
+    text = code[:MAX_PARSE_CHARS]
+    if text[:1] == "\ufeff":
+        text = text[1:]  # a byte-order mark (Windows editors) is no token: the parser chokes on it
+    grammar = spec.grammar(fmt, text)
+    spec = LANGUAGES[grammar]
+    wrapped = spec.is_bare_member(text)
+    if wrapped:  # a method cut out of its class: parse it inside one, walk only what was given
+        text = f"{WRAPPER_OPEN}{text}{WRAPPER_CLOSE}"
+    src = text.encode("utf-8", "surrogatepass")
+    root = syntax_walk.parser(grammar).parse(src).root_node
+    w = Walk(spec=spec, src=src)
+    syntax_walk.walk(w, spec.wrapped_body(root) if wrapped else root, syntax_walk.kinds(grammar))
     return w
 
 

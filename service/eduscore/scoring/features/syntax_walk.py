@@ -96,11 +96,12 @@ def _call(w: Walk, spec: LanguageSpec, target: str) -> None:
         w.loops += 1  # Ruby iterates by calling: `each`, `times`, `upto`
 
 
-def walk(w: Walk, tree: Any, kinds: dict[int, str]) -> None:
-    """Pre-order walk with a cursor (no recursion limit on deep code, no list of children per
-    node), capped in nodes; only the node kinds a signal reads go through `_visit`."""
-    check_missing = tree.root_node.has_error  # no ERROR and no MISSING node anywhere otherwise
-    cursor = tree.walk()
+def walk(w: Walk, root: Any, kinds: dict[int, str]) -> None:
+    """Pre-order walk of `root`'s subtree with a cursor (no recursion limit on deep code, no
+    list of children per node), capped in nodes; only the node kinds a signal reads go through
+    `_visit`."""
+    check_missing = root.has_error  # no ERROR and no MISSING node anywhere otherwise
+    cursor = root.walk()
     depth, outer = 0, []  # nesting depth of the current node, and of each open ancestor's
     while True:
         node = cursor.node
