@@ -171,6 +171,8 @@ class LanguageSpec:
     main_name: str = "main"
     #: Modifiers that open a class member (`public function`): such text needs a class around.
     member_re: re.Pattern[str] | None = None
+    #: Close a cut text's open braces when it does not parse as given (see `syntax.parse`).
+    close_cut: bool = False
 
     def load(self) -> Any:
         return getattr(importlib.import_module(self.module), self.entry)()

@@ -100,6 +100,7 @@ CPP = CppSpec(
         {"translation_unit", "declaration_list", "field_declaration_list", "compound_statement"}
     ),
     named_only=True,
+    close_cut=True,
 )
 
 CSHARP = CSharpSpec(
@@ -139,6 +140,7 @@ CSHARP = CSharpSpec(
     test_marker_re=re.compile(r"^\s*\[\s*(Fact|Theory|Test|TestMethod|TestCase|DataTestMethod)\b"),
     doc_prefixes=("///", "/**"),
     named_only=True,
+    close_cut=True,
     main_name="Main",
     member_re=re.compile(
         r"(public|private|protected|internal|static|override|virtual|abstract|async|sealed|"

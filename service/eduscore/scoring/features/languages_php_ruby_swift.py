@@ -138,6 +138,7 @@ _PHP = dict(
     test_marker_re=_PHP_TEST_RE,
     doc_prefixes=("/**",),
     named_only=True,
+    close_cut=True,
     member_re=re.compile(
         r"(public|private|protected|static|abstract|final|readonly|var)\b"
         r"(?!(\s+\w+)*?\s+(class|interface|trait|enum)\b)"  # a top-level class needs no wrapper
@@ -208,4 +209,5 @@ SWIFT = SwiftSpec(
     assert_re=whole(r"XCTAssert\w*|XCTFail|XCTUnwrap|#expect|#require|assert\w*|precondition"),
     doc_prefixes=("///", "/**"),
     named_only=True,
+    close_cut=True,
 )
