@@ -139,16 +139,18 @@ def test_examples_in_docs() -> None:
     assert features.extract(_DOCUMENTED["swift"], "swift")["docstring_examples"] == 0.0
 
 
-def test_a_plain_comment_is_no_doc_where_the_language_has_doc_comments() -> None:
-    """C# documents with `///`, PHP with `/**`: a `//` note above a method documents nothing.
-    Ruby documents with plain `#` lines, so there it does."""
+def test_only_a_comment_right_above_documents() -> None:
+    """As in the first languages, any comment right above a declaration documents it (`//`
+    notes above methods are how many C# and Swift tutorials explain); one a blank line away
+    does not."""
     cs = "class A\n{\n    // Doubles the given value for callers.\n    int Twice(int x) => 2 * x;\n"
     cs += "}\n"
-    php = "<?php\n// Doubles the given value for callers.\nfunction twice($x) { return 2 * $x; }\n"
+    swift = "// Doubles the given value for callers.\nfunc twice(_ x: Int) -> Int { 2 * x }\n"
     rb = "# Doubles the given value for callers.\ndef twice(x)\n  2 * x\nend\n"
-    assert features.extract(cs, "csharp")["docstring_coverage"] == 0.0
-    assert features.extract(php, "php")["docstring_coverage"] == 0.0
-    assert features.extract(rb, "ruby")["docstring_coverage"] == 1.0
+    for code, lang in ((cs, "csharp"), (swift, "swift"), (rb, "ruby")):
+        near = features.extract(code, lang)
+        far = features.extract(code.replace("callers.\n", "callers.\n\n"), lang)
+        assert near["docstring_coverage"] > 0 and far["docstring_coverage"] == 0.0, lang
 
 
 _TESTS = {
@@ -279,6 +281,11 @@ def test_methods_cut_out_of_their_class_parse() -> None:
     cut = features.extract(head, "csharp")
     assert cut["parse_partial"] == 1.0 and cut["log_n_classes"] == math.log1p(1)
     assert cut["test_function_ratio"] == 1.0
+    ruby_head = "module Shapes\n  # A circle of a given radius.\n  class Circle\n    def area\n"
+    ruby_head += "      3.14159 * @r * @r\n    end\n"  # the class and module left open
+    cut = features.extract(ruby_head, "ruby")
+    assert cut["parse_partial"] == 1.0 and cut["log_n_classes"] == math.log1p(2)
+    assert cut["log_n_functions"] == math.log1p(1) and cut["docstring_coverage"] == 1 / 3
 
 
 def test_php_with_html_around() -> None:

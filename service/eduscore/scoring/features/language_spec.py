@@ -161,8 +161,6 @@ class LanguageSpec:
     loop_call_re: re.Pattern[str] | None = None
     #: An attribute in a declaration's first characters that marks a test (`[Fact]`).
     test_marker_re: re.Pattern[str] | None = None
-    #: Comment openers that make a doc comment (empty: any comment right above).
-    doc_prefixes: tuple[str, ...] = ()
     #: Comment openers that are no header text (shebang; Ruby's magic comments).
     header_skip: tuple[str, ...] = ("#!",)
     stub_re: re.Pattern[str] = STUB_RE
@@ -193,6 +191,11 @@ class LanguageSpec:
         cls = root.named_children[0] if root.named_child_count else None
         body = cls.child_by_field_name("body") if cls is not None else None
         return body if body is not None else root
+
+    def closers(self, src: bytes) -> bytes:
+        """What closes a text cut inside its blocks: the braces it leaves open (at most 40)."""
+        missing = src.count(b"{") - src.count(b"}")
+        return b"\n}" * missing if 0 < missing <= 40 else b""
 
     def is_named_function(self, node: Any) -> bool:
         if node.type in _ANONYMOUS:
@@ -278,8 +281,6 @@ class LanguageSpec:
             raw = w.text(prev)
             if raw.startswith(("//!", "/*!")):
                 break  # an inner doc comment documents the module, not this item
-            if self.doc_prefixes and not raw.startswith(self.doc_prefixes):
-                break  # a plain `//` above a C# method is a note, not its documentation
             parts.append(comment_text(raw))
             row, prev = prev.start_point[0], prev.prev_sibling
         return "\n".join(reversed(parts))

@@ -138,7 +138,6 @@ CSHARP = CSharpSpec(
     print_re=whole(r"(System\.)?Console\.(Write|WriteLine)|(Debug|Trace)\.Write(Line)?"),
     assert_re=whole(r"(Collection|String)?Assert\.\w+|Debug\.Assert|.*\.Should\(\)\.\w+"),
     test_marker_re=re.compile(r"^\s*\[\s*(Fact|Theory|Test|TestMethod|TestCase|DataTestMethod)\b"),
-    doc_prefixes=("///", "/**"),
     named_only=True,
     close_cut=True,
     main_name="Main",

@@ -15,6 +15,12 @@ from typing import Any
 from eduscore.scoring.features.language_spec import TEST_CALL, LanguageSpec, whole
 from eduscore.scoring.features.languages_c_family import only_raises
 
+_RUBY_OPEN_RE = re.compile(
+    rb"^[ \t]*(class|module|def|if|unless|while|until|case|begin|for)\b(?![^\n]*\bend\b)|"
+    rb"\bdo[ \t]*(\|[^|\n]*\|)?[ \t]*$",
+    re.MULTILINE,
+)
+_RUBY_END_RE = re.compile(rb"^[ \t]*end\b", re.MULTILINE)
 #: PHPUnit's `#[Test]` attribute (bare or fully qualified).
 _PHP_TEST_RE = re.compile(r"#\[\s*\\?(PHPUnit\\Framework\\Attributes\\)?Test\b")
 
@@ -68,8 +74,25 @@ class RubySpec(LanguageSpec):
     def is_stub(self, node: Any) -> bool:
         return only_raises(self, node)
 
+    def doc_comment(self, w: Any, node: Any) -> str:
+        # Comments before a class's first statement belong to the class node, not its body:
+        # for the body's first declaration, look above the body.
+        parent = node.parent
+        if (
+            parent is not None
+            and parent.type == "body_statement"
+            and (parent.start_byte == node.start_byte)
+        ):
+            node = parent
+        return super().doc_comment(w, node)
+
     def has_main(self, w: Any, fnames: list[str]) -> bool:
         return b"__FILE__" in w.src  # `if __FILE__ == $0`: run as a script, not required
+
+    def closers(self, src: bytes) -> bytes:
+        # Ruby closes blocks with `end`: one for each opener at a line's start or `do` at its end.
+        missing = len(_RUBY_OPEN_RE.findall(src)) - len(_RUBY_END_RE.findall(src))
+        return b"\nend" * missing if 0 < missing <= 40 else b""
 
 
 @dataclass(frozen=True)
@@ -136,7 +159,6 @@ _PHP = dict(
     ),
     test_call_re=whole(TEST_CALL),  # Pest: `it('adds', fn () => ...)`, `test(...)`
     test_marker_re=_PHP_TEST_RE,
-    doc_prefixes=("/**",),
     named_only=True,
     close_cut=True,
     member_re=re.compile(
@@ -180,6 +202,7 @@ RUBY = RubySpec(
     loop_call_re=re.compile(r"(^|\.)(each(_\w+)?|times|upto|downto|step|loop)$"),
     header_skip=("#!", "# frozen_string_literal", "# encoding", "# -*-", "# coding", "# typed:"),
     named_only=True,
+    close_cut=True,
 )
 
 SWIFT = SwiftSpec(
@@ -207,7 +230,6 @@ SWIFT = SwiftSpec(
     ),
     print_re=whole(r"(Swift\.)?print|debugPrint|dump|NSLog"),
     assert_re=whole(r"XCTAssert\w*|XCTFail|XCTUnwrap|#expect|#require|assert\w*|precondition"),
-    doc_prefixes=("///", "/**"),
     named_only=True,
     close_cut=True,
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from eduscore.scoring.features import syntax_walk
 from eduscore.scoring.features.formats import MAX_PARSE_CHARS, log1p, ratio
-from eduscore.scoring.features.language_spec import WRAPPER_CLOSE, WRAPPER_OPEN
+from eduscore.scoring.features.language_spec import WRAPPER_CLOSE, WRAPPER_OPEN, LanguageSpec
 from eduscore.scoring.features.languages import LANGUAGES, comment_text
 from eduscore.scoring.features.python_ast import (
     DOC_EXAMPLES_RE,
@@ -38,23 +38,23 @@ def parse(code: str, fmt: str) -> Walk | None:
     if wrapped:  # a method cut out of its class: parse it inside one, walk only what was given
         text = f"{WRAPPER_OPEN}{text}{WRAPPER_CLOSE}"
     src = text.encode("utf-8", "surrogatepass")
-    root, closed = _parse_closing(grammar, src, spec.close_cut)
+    root, closed = _parse_closing(grammar, src, spec)
     w = Walk(spec=spec, src=src)
     syntax_walk.walk(w, spec.wrapped_body(root) if wrapped else root, syntax_walk.kinds(grammar))
     w.errors += closed  # the text itself stays cut: partial, not clean
     return w
 
 
-def _parse_closing(grammar: str, src: bytes, close_cut: bool) -> tuple[Any, bool]:
+def _parse_closing(grammar: str, src: bytes, spec: LanguageSpec) -> tuple[Any, bool]:
     """The parse of `src`; for a text cut before its closing braces (the head of a long file),
-    the parse with them added, when only that makes it clean. Some grammars (C#) otherwise turn
-    the whole unclosed file into one ERROR node and no class or method is seen."""
+    the parse with them added, when only that makes it clean. Some grammars (C#, Ruby)
+    otherwise turn the whole unclosed file into one ERROR node and no class or method is seen."""
     parser = syntax_walk.parser(grammar)
     root = parser.parse(src).root_node
-    if close_cut and root.has_error:
-        missing = src.count(b"{") - src.count(b"}")
-        if 0 < missing <= 40:
-            closed = parser.parse(src + b"\n}" * missing).root_node
+    if spec.close_cut and root.has_error:
+        closers = spec.closers(src)
+        if closers:
+            closed = parser.parse(src + closers).root_node
             if not closed.has_error:
                 return closed, True
     return root, False
