@@ -87,7 +87,7 @@ namespace mathx {
 
 /// Returns x limited to the range [lo, hi].
 /// \\param x the value to clamp
-/// @return the clamped value
+/// \\return the clamped value
 template <typename T>
 T clamp(T x, T lo, T hi) {
     if (x < lo) {

@@ -128,14 +128,15 @@ def _name_features(w: Walk, feats: dict[str, float]) -> None:
     feats["free_name_ratio"] = ratio(sum(c == 1 for c in w.names.values()), distinct)
 
 
-# Beyond Python's conventions: Rust's `# Arguments`, JSDoc/PHPDoc/YARD `@param`, Doxygen `\param`,
-# C# XML `<param>`/`<returns>`/`<example>`, Swift DocC `- Parameter x:`/`- Returns:`/`- Example:`.
+# Beyond Python's conventions: Rust's `# Arguments`, JSDoc/PHPDoc/YARD `@param`, Doxygen
+# `\param`/`\return`, C# XML `<param>`/`<returns>`/`<example>`, Swift DocC `- Parameter x:`,
+# `- Returns:`, `- Example:`.
 _PARAM_RE = re.compile(
     r"(#\s*(Arguments|Parameters)\b|@(param|arg|argument)\b|\\param\b|<param\b|"
     r"^[ \t]*-[ \t]*[Pp]arameters?\b)",
     re.MULTILINE,
 )
-_RETURNS_RE = re.compile(r"(<returns>|^[ \t]*-[ \t]*[Rr]eturns?:)", re.MULTILINE)
+_RETURNS_RE = re.compile(r"(<returns>|\\returns?\b|^[ \t]*-[ \t]*[Rr]eturns?:)", re.MULTILINE)
 _EXAMPLE_RE = re.compile(r"(@example|<example>|^[ \t]*-[ \t]*[Ee]xamples?:)", re.MULTILINE)
 
 
