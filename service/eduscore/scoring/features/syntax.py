@@ -14,6 +14,7 @@ from typing import Any
 
 from eduscore.scoring.features import syntax_walk
 from eduscore.scoring.features.formats import MAX_PARSE_CHARS, log1p, ratio
+from eduscore.scoring.features.language_spec import WRAPPER_CLOSE, WRAPPER_OPEN, LanguageSpec
 from eduscore.scoring.features.languages import LANGUAGES, comment_text
 from eduscore.scoring.features.python_ast import (
     DOC_EXAMPLES_RE,
@@ -28,11 +29,35 @@ def parse(code: str, fmt: str) -> Walk | None:
     spec = LANGUAGES.get(fmt)
     if spec is None:
         return None
-    src = code[:MAX_PARSE_CHARS].encode("utf-8", "surrogatepass")
-    tree = syntax_walk.parser(fmt).parse(src)
+    text = code[:MAX_PARSE_CHARS]
+    if text[:1] == "\ufeff":
+        text = text[1:]  # a byte-order mark (Windows editors) is no token: the parser chokes on it
+    grammar = spec.grammar(fmt, text)
+    spec = LANGUAGES[grammar]
+    wrapped = spec.is_bare_member(text)
+    if wrapped:  # a method cut out of its class: parse it inside one, walk only what was given
+        text = f"{WRAPPER_OPEN}{text}{WRAPPER_CLOSE}"
+    src = text.encode("utf-8", "surrogatepass")
+    root, closed = _parse_closing(grammar, src, spec)
     w = Walk(spec=spec, src=src)
-    syntax_walk.walk(w, tree, syntax_walk.kinds(fmt))
+    syntax_walk.walk(w, spec.wrapped_body(root) if wrapped else root, syntax_walk.kinds(grammar))
+    w.errors += closed  # the text itself stays cut: partial, not clean
     return w
+
+
+def _parse_closing(grammar: str, src: bytes, spec: LanguageSpec) -> tuple[Any, bool]:
+    """The parse of `src`; for a text cut before its closing braces (the head of a long file),
+    the parse with them added, when only that makes it clean. Some grammars (C#, Ruby)
+    otherwise turn the whole unclosed file into one ERROR node and no class or method is seen."""
+    parser = syntax_walk.parser(grammar)
+    root = parser.parse(src).root_node
+    if spec.close_cut and root.has_error:
+        closers = spec.closers(src)
+        if closers:
+            closed = parser.parse(src + closers).root_node
+            if not closed.has_error:
+                return closed, True
+    return root, False
 
 
 def code_features(w: Walk, n_lines: int, feats: dict[str, float]) -> None:
@@ -62,8 +87,8 @@ def code_features(w: Walk, n_lines: int, feats: dict[str, float]) -> None:
     feats["has_recursion"] = float(any(n and _calls_itself(w, f, n) for f, n in pairs))
     feats["max_nesting_depth"] = float(min(w.max_depth, 30))
     feats["attr_call_ratio"] = ratio(w.attr_calls, w.calls)
-    feats["has_main_guard"] = float("main" in fnames)
-    feats["print_calls"] = log1p(w.prints)
+    feats["has_main_guard"] = float(w.spec.has_main(w, fnames))
+    feats["print_calls"] = log1p(w.prints + w.spec.extra_prints(w))
     feats["stub_ratio"] = ratio(sum(w.spec.is_stub(f) for f in w.functions), len(w.functions))
     feats["exception_handling"] = log1p(w.handlers + w.spec.error_checks(w))
     feats["literal_density"] = ratio(w.string_bytes, len(w.src))
@@ -86,8 +111,9 @@ def _doc_features(w: Walk, fnames: list[str], n_lines: int, feats: dict[str, flo
     feats["log_mean_docstring_words"] = log1p(ratio(sum(words), len(words)))
     params = DOC_PARAMS_RE.search(joined) or _PARAM_RE.search(joined)
     feats["docstring_params"] = float(bool(params))
-    feats["docstring_returns"] = float(bool(DOC_RETURNS_RE.search(joined)))
-    examples = DOC_EXAMPLES_RE.search(joined) or "```" in joined or "@example" in joined
+    returns = DOC_RETURNS_RE.search(joined) or _RETURNS_RE.search(joined)
+    feats["docstring_returns"] = float(bool(returns))
+    examples = DOC_EXAMPLES_RE.search(joined) or "```" in joined or _EXAMPLE_RE.search(joined)
     feats["docstring_examples"] = float(
         bool(examples) or any(n.startswith("Example") for n in fnames)
     )
@@ -102,7 +128,16 @@ def _name_features(w: Walk, feats: dict[str, float]) -> None:
     feats["free_name_ratio"] = ratio(sum(c == 1 for c in w.names.values()), distinct)
 
 
-_PARAM_RE = re.compile(r"(#\s*(Arguments|Parameters)\b|@(param|arg|argument)\b|\\param\b)")
+# Beyond Python's conventions: Rust's `# Arguments`, JSDoc/PHPDoc/YARD `@param`, Doxygen
+# `\param`/`\return`, C# XML `<param>`/`<returns>`/`<example>`, Swift DocC `- Parameter x:`,
+# `- Returns:`, `- Example:`.
+_PARAM_RE = re.compile(
+    r"(#\s*(Arguments|Parameters)\b|@(param|arg|argument)\b|\\param\b|<param\b|"
+    r"^[ \t]*-[ \t]*[Pp]arameters?\b)",
+    re.MULTILINE,
+)
+_RETURNS_RE = re.compile(r"(<returns>|\\returns?\b|^[ \t]*-[ \t]*[Rr]eturns?:)", re.MULTILINE)
+_EXAMPLE_RE = re.compile(r"(@example|<example>|^[ \t]*-[ \t]*[Ee]xamples?:)", re.MULTILINE)
 
 
 def comment_stats(w: Walk) -> tuple[int, int, int, list[str]]:

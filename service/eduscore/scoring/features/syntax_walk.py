@@ -1,12 +1,12 @@
 """One pre-order pass over a tree-sitter syntax tree, counting what the signals read.
 
-The node kinds below are the grammars' own names; a kind no signal reads is recognised by its
-numeric id and skipped, so the pass costs little more than moving a cursor over the tree.
+The node kinds a signal reads are the grammar's own names, listed in its `LanguageSpec`; a kind
+no signal reads is recognised by its numeric id and skipped, so the pass costs little more than
+moving a cursor over the tree.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -14,70 +14,6 @@ from typing import Any
 
 from eduscore.scoring.features.formats import MAX_AST_NODES
 from eduscore.scoring.features.languages import LANGUAGES, LanguageSpec
-
-#: Identifier node types across the grammars (names a reader must understand).
-_NAME_TYPES = frozenset(
-    {
-        "identifier",
-        "field_identifier",
-        "type_identifier",
-        "property_identifier",
-        "shorthand_property_identifier",
-        "variable_name",
-        "package_identifier",
-        "namespace_identifier",
-    }
-)
-_LOOPS = frozenset(
-    {
-        "for_statement",
-        "for_in_statement",
-        "enhanced_for_statement",
-        "c_style_for_statement",
-        "for_expression",
-        "while_statement",
-        "while_expression",
-        "do_statement",
-        "loop_expression",
-        "for_range_loop",
-    }
-)
-_BRANCHES = frozenset(
-    {
-        "if_statement",
-        "if_expression",
-        "switch_statement",
-        "switch_expression",
-        "expression_switch_statement",
-        "type_switch_statement",
-        "select_statement",
-        "match_expression",
-        "case_statement",
-        "ternary_expression",
-        "conditional_expression",
-    }
-)
-_HANDLERS = frozenset({"catch_clause", "try_expression", "except_clause", "defer_statement"})
-_STRINGS = frozenset(
-    {
-        "string",
-        "string_literal",
-        "raw_string_literal",
-        "interpreted_string_literal",
-        "template_string",
-        "raw_string",
-        "char_literal",
-    }
-)
-_PRINT_RE = re.compile(
-    r"^(print(ln|f)?!?|console\.\w+|fmt\.(Print|Fprint)\w*|System\.out\.\w+|"
-    r"puts|fprintf|echo|printf|log\.Print\w*|std::cout)$"
-)
-_ASSERT_RE = re.compile(
-    r"^(assert\w*!?|expect|t\.(Error|Fatal)\w*|require\.\w+|assert\.\w+|"
-    r"Assert\.\w+|EXPECT_\w+|ASSERT_\w+|CHECK\w*)$"
-)
-_TEST_CALL_RE = re.compile(r"^(describe|it|test|TEST(_F)?)$")
 
 
 @cache
@@ -127,43 +63,52 @@ def _visit(w: Walk, node: Any, kind: str, depth: int) -> int:
         w.types.append(node)
     elif kind in spec.comments:
         w.comments.append(node)
-    elif kind in _NAME_TYPES:
+    elif kind in spec.names:
         w.names[w.text(node)] += 1
-    elif kind in _STRINGS:
+    elif kind in spec.strings:
         w.string_bytes += node.end_byte - node.start_byte
     elif kind in spec.calls:
-        w.calls += 1
-        target = spec.callee(w, node)
-        w.attr_calls += "." in target or "::" in target or "->" in target
-        w.prints += bool(_PRINT_RE.match(target))
-        w.asserts += bool(_ASSERT_RE.match(target))
-        w.test_calls += bool(_TEST_CALL_RE.match(target))
+        _call(w, spec, spec.callee(w, node))
     elif kind in spec.imports:
         w.imports += 1
-    if kind in _LOOPS:
+    if kind in spec.loops:
         w.loops += 1
-    elif kind in _BRANCHES:
+    elif kind in spec.branches:
         w.branches += 1
-    elif kind in _HANDLERS:
+    elif kind in spec.handlers:
         w.handlers += 1
-    if kind in _LOOPS or kind in _BRANCHES or kind in spec.functions or kind in spec.types:
+    if kind in spec.loops or kind in spec.branches or kind in spec.functions or kind in spec.types:
         depth += 1
         w.max_depth = max(w.max_depth, depth)
     return depth
 
 
-def walk(w: Walk, tree: Any, kinds: dict[int, str]) -> None:
-    """Pre-order walk with a cursor (no recursion limit on deep code, no list of children per
-    node), capped in nodes; only the node kinds a signal reads go through `_visit`."""
-    check_missing = tree.root_node.has_error  # no ERROR and no MISSING node anywhere otherwise
-    cursor = tree.walk()
+def _call(w: Walk, spec: LanguageSpec, target: str) -> None:
+    """Count one call by what it calls: a print, an assert, a test block, an import, a loop."""
+    w.calls += 1
+    w.attr_calls += "." in target or "::" in target or "->" in target
+    w.prints += bool(spec.print_re.match(target))
+    w.asserts += bool(spec.assert_re.match(target))
+    w.test_calls += bool(spec.test_call_re.match(target))
+    if spec.import_calls and target in spec.import_calls:
+        w.imports += 1
+    if spec.loop_call_re is not None and spec.loop_call_re.search(target):
+        w.loops += 1  # Ruby iterates by calling: `each`, `times`, `upto`
+
+
+def walk(w: Walk, root: Any, kinds: dict[int, str]) -> None:
+    """Pre-order walk of `root`'s subtree with a cursor (no recursion limit on deep code, no
+    list of children per node), capped in nodes; only the node kinds a signal reads go through
+    `_visit`."""
+    check_missing = root.has_error  # no ERROR and no MISSING node anywhere otherwise
+    cursor = root.walk()
     depth, outer = 0, []  # nesting depth of the current node, and of each open ancestor's
     while True:
         node = cursor.node
         w.n_nodes += 1
         kind = kinds.get(node.kind_id)
         if kind is None:
-            kind = kinds[node.kind_id] = _kind(w.spec, node.type)
+            kind = kinds[node.kind_id] = _kind(w.spec, node)
         if kind:
             child_depth = _visit(w, node, kind, depth)
         else:
@@ -188,18 +133,21 @@ def kinds(grammar: str) -> dict[int, str]:
     return {}
 
 
-def _kind(spec: LanguageSpec, kind: str) -> str:
+def _kind(spec: LanguageSpec, node: Any) -> str:
+    kind = node.type
+    if spec.named_only and not node.is_named:
+        return ""  # Ruby's `if` keyword token is no `if` node
     read = (
         kind == "ERROR"
         or kind in spec.functions
         or kind in spec.types
         or kind in spec.comments
-        or kind in _NAME_TYPES
-        or kind in _STRINGS
+        or kind in spec.names
+        or kind in spec.strings
         or kind in spec.calls
         or kind in spec.imports
-        or kind in _LOOPS
-        or kind in _BRANCHES
-        or kind in _HANDLERS
+        or kind in spec.loops
+        or kind in spec.branches
+        or kind in spec.handlers
     )
     return kind if read else ""
