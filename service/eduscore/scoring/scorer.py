@@ -17,6 +17,7 @@ import numpy as np
 
 from eduscore.errors import TierUnavailable
 from eduscore.scoring import features
+from eduscore.scoring.features.formats import hint_format
 from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
 from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head
 from eduscore.scoring.tiers import (
@@ -47,19 +48,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Language hints the features understand; anything else is treated as "detect".
-# fmt: off
-KNOWN_LANGUAGES = frozenset({
-    "python", "yaml", "json", "toml", "ini", "shell", "javascript", "typescript", "dockerfile",
-    "makefile", "text", "markdown", "html", "css", "sql", "c", "cpp", "java", "go", "rust",
-})
-# fmt: on
-
-
 def normalize_language(value: object) -> str:
-    """A language hint as every entry point normalises it: lower case, unknown -> '' (detect)."""
-    lang = str(value or "").strip().lower()
-    return lang if lang in KNOWN_LANGUAGES else ""
+    """A language hint as every entry point normalises it: the format it names, '' (detect) for
+    an unknown name."""
+    return hint_format(str(value or ""))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,9 +132,6 @@ class Scorer:
         if tier not in self.tiers:
             raise TierUnavailable(f"tier {tier!r} is not loaded; this scorer has {self.tiers}")
         self.default_tier = tier
-        # Whether the head was trained with the caller's language hint in its features; if
-        # not, the format is detected from the text alone, exactly as in training.
-        self.uses_language_hint = bool(main.metadata.get("uses_language_hint", False))
 
     @classmethod
     def load(
@@ -204,8 +193,7 @@ class Scorer:
     def signals(self, snippets: Sequence[Snippet]) -> list[dict[str, float]]:
         """Every snippet's named signals, the model's stacked estimate included: what the heads
         read, measured once whatever tiers read them."""
-        hint = self.uses_language_hint
-        out = [features.extract(s.code, s.language if hint else "") for s in snippets]
+        out = [features.extract(s.code, s.language) for s in snippets]
         if self.lexical is not None:
             estimates = self.lexical.stacked([s.code for s in snippets], out)
             for row, value in zip(out, estimates, strict=True):

@@ -17,9 +17,6 @@ from eduscore.training.data import LabelledSet
 from eduscore.training.finetune import FinetuneConfig, finetune_encoder
 from eduscore.training.folds import outer_splits
 
-#: The format is detected from the text: most callers send no hint, so training uses none.
-USES_LANGUAGE_HINT = False
-
 
 def embed_texts(
     embedder: Embedder,
@@ -49,11 +46,11 @@ def embed_texts(
 
 
 def signals_of(data: LabelledSet, progress: bool = True) -> list[dict[str, float]]:
-    """Every unit's signals, without the data's language hints unless the recipe uses them
-    (the Scorer reads the model's `uses_language_hint`, so training and serving agree)."""
+    """Every unit's signals, with its language as the hint a pipeline sends (from the file name;
+    the Scorer passes a request's `language` the same way, and the text overrules a wrong one)."""
     pairs = zip(data.codes, data.languages, strict=True)
     return [
-        features.extract(code, lang if USES_LANGUAGE_HINT else "")
+        features.extract(code, lang)
         for code, lang in tqdm(pairs, total=len(data), desc="signals", disable=not progress)
     ]
 

@@ -23,13 +23,7 @@ from eduscore.scoring.tiers import signal_names
 from eduscore.training import artifacts, card
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet
-from eduscore.training.designs import (
-    USES_LANGUAGE_HINT,
-    build_design,
-    signals_of,
-    tuned_designs,
-    tuned_encoder,
-)
+from eduscore.training.designs import build_design, signals_of, tuned_designs, tuned_encoder
 from eduscore.training.evaluation import headline, write_report
 from eduscore.training.fast import train_fast
 from eduscore.training.finetune import FinetuneConfig, half_precision_copy
@@ -110,7 +104,7 @@ def _metadata(
             "params": head.get_params(),
         },
         "encoder": encoder,
-        "uses_language_hint": USES_LANGUAGE_HINT,
+        "language_hint": "the unit's language, as a request's hint (taken where the text allows)",
         "language_detector": {
             **(detector.metadata if detector else {}),
             "sha256": language_id.shipped_sha256(),
