@@ -33,7 +33,7 @@ def subset_design(x: np.ndarray, data: Any, sub: np.ndarray, docs: Any) -> np.nd
     if docs is None:
         return x
     read = x[:, FEATURE_NAMES.index("config_format")] == 0.0  # lexical.reads, on the design
-    col = np.where(read, stacked.cross_fitted(docs, data, sub, 4), NOT_READ)
+    col = np.where(read, stacked.cross_fitted(docs, data, sub, 4)[0], NOT_READ)
     return stacked.with_column(x, col)
 
 

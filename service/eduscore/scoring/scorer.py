@@ -10,19 +10,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from eduscore.errors import TierUnavailable
-from eduscore.scoring import features
+from eduscore.errors import InvalidInput, TierUnavailable
+from eduscore.scoring import features, files
 from eduscore.scoring.features.formats import hint_format
+from eduscore.scoring.files import MAX_FILE_UNITS, SINGLE_UNIT_CHARS, FileModel, FilePlan
 from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
-from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head
+from eduscore.scoring.model import Head
+from eduscore.scoring.results import ScoreResult, Snippet, to_label
 from eduscore.scoring.tiers import (
     CASCADE,
     FAST,
+    FAST_DIR,
     FULL,
     TIERS,
     Tier,
@@ -48,53 +49,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 def normalize_language(value: object) -> str:
     """A language hint as every entry point normalises it: the format it names, '' (detect) for
     an unknown name."""
     return hint_format(str(value or ""))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Snippet:
-    """A unit of code to score. `language` is an optional hint ('' = detect)."""
-
-    id: str = ""
-    code: str
-    language: str = ""
-    #: full, fast or cascade; '' = the scorer's default tier.
-    tier: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScoreResult:
-    """The judgement of one snippet; `keep` is `score >= threshold`."""
-
-    id: str
-    score: float
-    label: int
-    keep: bool
-    threshold: float
-    model_version: str
-    signals: Mapping[str, float] = field(default_factory=dict)
-    n_tokens: int = 0
-    truncated: bool = False
-    language: str = ""
-    #: The tier whose head decided the score: "full" or "fast" (a cascade's answer is one of them).
-    tier: str = FULL
-
-    def at_threshold(self, threshold: float, id: str | None = None) -> ScoreResult:
-        """The same judgement under another threshold (and, optionally, another id)."""
-        return dataclasses.replace(
-            self,
-            threshold=threshold,
-            keep=self.score >= threshold,
-            id=self.id if id is None else id,
-        )
-
-
-def to_label(score: float) -> int:
-    """Score rounded half up and clipped to the 0-5 label scale."""
-    return int(min(max(np.floor(score + 0.5), LABEL_MIN), LABEL_MAX))
 
 
 class Scorer:
@@ -115,14 +74,17 @@ class Scorer:
         *,
         head: Head | None = None,
         lexical: LexicalModel | None = None,
+        file_models: Mapping[str, FileModel | None] | None = None,
         threshold: float = 3.0,
         tier: str = FULL,
+        max_file_units: int = MAX_FILE_UNITS,
     ) -> None:
         main = head or (full.head if full else None) or (fast.head if fast else None)
         if main is None:
             raise ValueError("a scorer needs at least one tier")
         self.full, self.fast, self.head, self.lexical = full, fast, main, lexical
-        self.threshold = threshold
+        self.file_models = dict(file_models or {})
+        self.threshold, self.max_file_units = threshold, max_file_units
         self.band = cascade_band(main.metadata)
         self.tiers = tuple(
             t
@@ -144,11 +106,16 @@ class Scorer:
         batch_size: int = 64,
         torch_threads: int = 0,
         device: str = "auto",
+        max_file_units: int = MAX_FILE_UNITS,
     ) -> Scorer:
         """Load a model directory's tiers: all it ships, but never the encoder for `fast`."""
         args = {"batch_size": batch_size, "torch_threads": torch_threads, "device": device}
         head, full, fast, lexical = load_tiers(model_dir, tier, encoder=encoder, **args)
-        return cls(full, fast, head=head, lexical=lexical, threshold=threshold, tier=tier)
+        files = {FULL: FileModel.load(model_dir), FAST: FileModel.load(Path(model_dir) / FAST_DIR)}
+        return cls(
+            full, fast, head=head, lexical=lexical, file_models=files, threshold=threshold,
+            tier=tier, max_file_units=max_file_units,
+        )  # fmt: skip
 
     @property
     def model_version(self) -> str:
@@ -200,10 +167,56 @@ class Scorer:
                 row[STACKED_NAME] = value
         return out
 
+    def plan(self, snippet: Snippet) -> FilePlan:
+        """How `snippet` is scored: as itself (an input of at most SINGLE_UNIT_CHARS), or split
+        into units that share the format detected on the whole text.
+
+        Raises:
+            InvalidInput: the file has more units than `max_file_units`.
+        """
+        if len(snippet.code) <= SINGLE_UNIT_CHARS:
+            return files.plan(snippet.code, snippet.language)
+        found = files.plan(snippet.code, features.format_of(snippet.code, snippet.language))
+        if len(found.units) > self.max_file_units:
+            raise InvalidInput(
+                "code",
+                f"the file splits into {len(found.units)} units, more than"
+                f" --max-file-units={self.max_file_units}; send it in parts",
+            )
+        return found
+
+    def units_of(self, snippet: Snippet, plan: FilePlan) -> list[Snippet]:
+        """The snippets a plan scores: the input itself, or its units read as the file's format."""
+        if plan.single:
+            return [snippet]
+        return [dataclasses.replace(snippet, code=u.code, language=plan.fmt) for u in plan.units]
+
+    def judge(self, snippet: Snippet, plan: FilePlan, scored: Sequence[ScoreResult]) -> ScoreResult:
+        """The input's result from its units' results (`units_of`, scored): the one unit's own,
+        or the file model's judgement of them."""
+        if plan.single:
+            return scored[0]
+        model = self.file_models.get(FAST if self.resolve_tier(snippet.tier) == FAST else FULL)
+        return files.judge_file(snippet.id, plan, scored, model, self.head.version)
+
     def score_batch(
         self, snippets: Sequence[Snippet], threshold: float | None = None
     ) -> list[ScoreResult]:
-        """Score snippets in as few model calls as their tiers allow; results in input order."""
+        """Score inputs (snippets or whole files) in as few model calls as their tiers allow;
+        results in input order. A file's units are scored together with the other inputs."""
+        plans = [self.plan(s) for s in snippets]
+        parts = [self.units_of(s, p) for s, p in zip(snippets, plans, strict=True)]
+        scored = self.score_units([u for part in parts for u in part], threshold)
+        out, at = [], 0
+        for s, p, part in zip(snippets, plans, parts, strict=True):
+            out.append(self.judge(s, p, scored[at : at + len(part)]))
+            at += len(part)
+        return out
+
+    def score_units(
+        self, snippets: Sequence[Snippet], threshold: float | None = None
+    ) -> list[ScoreResult]:
+        """Score snippets as units (no splitting), in as few model calls as their tiers allow."""
         if not snippets:
             return []
         wanted = [self.resolve_tier(s.tier) for s in snippets]

@@ -26,6 +26,9 @@ class CVResult:
 
     oof: npt.NDArray[np.float64]
     metrics: dict[str, Any]
+    #: Each outer fold's fitted head (fold i held out the packages of `outer_splits(...)[i]`):
+    #: what scores other data its packages' labels never reached (whole files, training/files.py).
+    models: tuple[EduScoreHead, ...] = ()
 
 
 def design_formats(x: Design) -> list[str]:
@@ -49,12 +52,13 @@ def cross_validate(
     fold, so that no encoder embeds packages whose labels it was tuned on).
     """
     oof = np.zeros(len(data), dtype=np.float64)
-    folds = []
+    folds, models = [], []
     splits = outer_splits(data.groups, n_splits)
     for i, (tr, te) in enumerate(tqdm(splits, desc="cv", unit="fold", disable=not progress)):
         xf = x if isinstance(x, np.ndarray) else x[i]
         fitted = clone(head).fit(xf[tr], data.labels[tr], groups=np.asarray(data.groups)[tr])
         oof[te] = fitted.predict(xf[te])
+        models.append(fitted)
         fold = compute_metrics(data.labels[te], oof[te])
         fold.pop("confusion")
         fold["packages"] = sorted({data.groups[j] for j in te})
@@ -71,4 +75,4 @@ def cross_validate(
     metrics["per_fold"] = folds
     metrics["n_splits"] = n_splits
     metrics["group_by"] = "package"
-    return CVResult(oof=oof, metrics=metrics)
+    return CVResult(oof=oof, metrics=metrics, models=tuple(models))

@@ -48,20 +48,21 @@ def fit_lexical(docs: Sequence[Sequence[str]], labels: npt.NDArray[np.float64]) 
 
 def cross_fitted(
     docs: list[list[str]], data: LabelledSet, train: npt.NDArray[np.int64], folds: int
-) -> npt.NDArray[np.float64]:
-    """Every row's estimate: grouped out-of-fold on `train`, fitted on `train` elsewhere."""
+) -> tuple[npt.NDArray[np.float64], LexicalModel]:
+    """Every row's estimate: grouped out-of-fold on `train`, fitted on `train` elsewhere; and
+    the model fitted on `train` (what estimates rows outside it)."""
     col = np.zeros(len(data))
     groups = np.asarray(data.groups)
 
-    def fit_predict(fit: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
+    def fit_predict(fit: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> LexicalModel:
         model = fit_lexical([docs[i] for i in fit], data.labels[fit])
         col[rows] = model.vocabulary.transform([docs[i] for i in rows]) @ model.coef
         col[rows] += model.intercept
+        return model
 
     for a, b in package_folds(groups[train], folds).split(train, groups=groups[train]):
         fit_predict(train[a], train[b])
-    fit_predict(train, np.setdiff1d(np.arange(len(data)), train))
-    return col
+    return col, fit_predict(train, np.setdiff1d(np.arange(len(data)), train))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ class StackedSignal:
     per_fold: list[npt.NDArray[np.float64]]
     final: npt.NDArray[np.float64]
     model: LexicalModel
+    #: The model each outer fold's held-out rows were estimated by (fitted on its training rows).
+    fold_models: tuple[LexicalModel, ...] = ()
 
     def designs(self, x: Any) -> list[npt.NDArray[np.float32]]:
         """Each outer fold's design with its own column (`x`: one design, or one per fold)."""
@@ -104,12 +107,13 @@ def lexical_signal(
     the served model does not read the snippet (`lexical.reads` of its signals)."""
     docs = [tokens(code) for code in data.codes]  # tokenized once for all 25 fits
     read = np.array([reads(row) for row in signals], dtype=bool)
-    per_fold, final = [], np.zeros(len(data))
+    per_fold, final, models = [], np.zeros(len(data)), []
     for tr, te in outer_splits(data.groups, n_splits):
-        col = np.where(read, cross_fitted(docs, data, np.asarray(tr), inner_folds), NOT_READ)
-        per_fold.append(col)
-        final[te] = col[te]  # each row's estimate from the fold that held its package out
-    return StackedSignal(per_fold, final, fit_lexical(docs, data.labels))
+        col, model = cross_fitted(docs, data, np.asarray(tr), inner_folds)
+        per_fold.append(np.where(read, col, NOT_READ))
+        models.append(model)
+        final[te] = per_fold[-1][te]  # each row's estimate from the fold that held its package out
+    return StackedSignal(per_fold, final, fit_lexical(docs, data.labels), tuple(models))
 
 
 def with_column(x: npt.NDArray[np.float32], col: npt.NDArray[np.float64]) -> npt.NDArray:

@@ -30,7 +30,14 @@ from eduscore.scoring.features.formats import (
 from eduscore.scoring.features.python_ast import LazyParse, python_features
 from eduscore.scoring.features.python_context import context_features, python_comments
 
-__all__ = ["FEATURE_NAMES", "FORMATS", "detected_language", "extract", "extract_vector"]
+__all__ = [
+    "FEATURE_NAMES",
+    "FORMATS",
+    "detected_language",
+    "extract",
+    "extract_vector",
+    "format_of",
+]
 
 FEATURE_NAMES: tuple[str, ...] = (
     # detected format (one-hot) and parsing
@@ -216,6 +223,21 @@ def _marker_features(code: str, fmt: str, parsed: bool, feats: dict[str, float])
     feats["has_doctest"] = float(">>>" in code)
     marked = "/**" in code or "///" in code or "//!" in code  # the regex finds none otherwise
     feats["jsdoc_blocks"] = log1p(len(_DOC_MARK_RE.findall(code))) if parsed and marked else 0.0
+
+
+def format_of(code: str, language: str = "") -> str:
+    """The format of a whole text (what `extract` would detect, without measuring signals):
+    a long file is judged from units that all share it. Never raises."""
+    try:
+        head = code[:MAX_CHARS].replace("\r\n", "\n").replace("\r", "\n")
+        lines = head.split("\n")
+        parsed = LazyParse(head)
+        return detect_format(
+            head, lines, lambda: _python_for_detection(parsed, head, len(lines)), language
+        )
+    except Exception as exc:
+        signal_errors.record(exc, language)
+        return "text"
 
 
 def extract(code: str, language: str = "") -> dict[str, float]:
