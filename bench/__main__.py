@@ -17,159 +17,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import sys
-import threading
 import time
 from pathlib import Path
 
 import grpc
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench import tiers as tiers_bench  # noqa: E402
+from bench.measure import (  # noqa: E402
+    ceiling,
+    load_set,
+    pct,
+    peak_rss_mib,
+    run_batch,
+    run_stream,
+    run_unary,
+    stages,
+)
 from bench.stamp import stamp  # noqa: E402
 from eduscore.scoring.scorer import Scorer, Snippet  # noqa: E402
 from eduscore.v1 import eduscore_pb2 as pb  # noqa: E402
 from eduscore.v1 import eduscore_pb2_grpc  # noqa: E402
-from tests.conftest import CORPUS, MODEL_DIR, start_server, stop_server  # noqa: E402
-
-
-def load_set(n: int, seed: int = 0) -> list[str]:
-    """A fixed sample of distinct corpus snippets (read from ../shared, never copied)."""
-    rows = [json.loads(line) for line in CORPUS.open()]
-    codes = list(dict.fromkeys(r["code"] for r in rows))
-    rng = np.random.default_rng(seed)
-    return [codes[i] for i in sorted(rng.choice(len(codes), n, replace=False))]
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) * 1000 if values else float("nan")
-
-
-def ceiling(
-    scorer: Scorer, codes: list[str], sizes: tuple[int, ...], repeats: int = 2
-) -> dict[str, float]:
-    """In-process snippets/s per batch size: one full warm-up pass, then the best of `repeats`.
-
-    The first pass over new shapes is much slower (allocator and kernel caches); the service is
-    measured warm, so the ceiling is too.
-    """
-    snippets = [Snippet(code=c) for c in codes]
-    for i in range(0, len(snippets), max(sizes)):
-        scorer.score_batch(snippets[i : i + max(sizes)])
-    out = {}
-    for size in sizes:
-        best = 0.0
-        for _ in range(repeats):
-            t = time.perf_counter()
-            for i in range(0, len(snippets), size):
-                scorer.score_batch(snippets[i : i + size])
-            best = max(best, len(snippets) / (time.perf_counter() - t))
-        out[str(size)] = best
-    return out
-
-
-def run_batch(
-    stub: eduscore_pb2_grpc.EduScorerStub, codes: list[str], size: int, in_flight: int = 1
-) -> float:
-    """ScoreBatch calls of `size` snippets, `in_flight` at a time (as `eduscore filter` does)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def call(i: int) -> None:
-        chunk = codes[i : i + size]
-        reply = stub.ScoreBatch(
-            pb.ScoreBatchRequest(
-                snippets=[pb.Snippet(id=str(j), code=c) for j, c in enumerate(chunk)]
-            ),
-            timeout=600,
-        )
-        assert len(reply.results) == len(chunk)
-
-    t = time.perf_counter()
-    with ThreadPoolExecutor(in_flight) as pool:
-        list(pool.map(call, range(0, len(codes), size)))
-    return len(codes) / (time.perf_counter() - t)
-
-
-def run_stream(stub: eduscore_pb2_grpc.EduScorerStub, codes: list[str]) -> float:
-    t = time.perf_counter()
-    reqs = (pb.ScoreRequest(snippet=pb.Snippet(id=str(i), code=c)) for i, c in enumerate(codes))
-    n = sum(1 for _ in stub.ScoreStream(reqs, timeout=600))
-    assert n == len(codes)
-    return len(codes) / (time.perf_counter() - t)
-
-
-def run_unary(address: str, codes: list[str], clients: int) -> tuple[float, list[float]]:
-    work: queue.Queue[tuple[int, str]] = queue.Queue()
-    for item in enumerate(codes):
-        work.put(item)
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def client() -> None:
-        with grpc.insecure_channel(address) as ch:
-            stub = eduscore_pb2_grpc.EduScorerStub(ch)
-            while True:
-                try:
-                    i, code = work.get_nowait()
-                except queue.Empty:
-                    return
-                t = time.perf_counter()
-                stub.Score(pb.ScoreRequest(snippet=pb.Snippet(id=str(i), code=code)), timeout=600)
-                with lock:
-                    latencies.append(time.perf_counter() - t)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    t = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return len(codes) / (time.perf_counter() - t), latencies
-
-
-def stages(
-    scorer: Scorer, codes: list[str], size: int = 64, tier: str = "full", repeats: int = 3
-) -> dict[str, float]:
-    """Seconds per stage of one tier over the set at batch `size`, best of `repeats`: its
-    encoder (transformer or static table), the signals (parser included), the lexical estimate
-    and its head, so each stage's share of the cost is visible."""
-    from eduscore.scoring import features
-    from eduscore.scoring.lexical import STACKED_NAME
-    from eduscore.scoring.scorer import design_matrix
-
-    model = scorer.tier_model(tier)
-    names = model.head.feature_names
-    best = dict.fromkeys(("encoder", "signals", "lexical", "head"), float("inf"))
-    for _ in range(repeats):
-        took = dict.fromkeys(best, 0.0)
-        for i in range(0, len(codes), size):
-            chunk = codes[i : i + size]
-            t0 = time.perf_counter()
-            vectors = model.embedder.encode(chunk).vectors
-            t1 = time.perf_counter()
-            signals = [features.extract(c) for c in chunk]
-            t2 = time.perf_counter()
-            if scorer.lexical is not None:  # the stacked estimate: a signal the heads read
-                for row, value in zip(signals, scorer.lexical.stacked(chunk, signals), strict=True):
-                    row[STACKED_NAME] = value
-            t3 = time.perf_counter()
-            model.head.predict(design_matrix(vectors, signals, names))
-            t4 = time.perf_counter()
-            for stage, took_s in zip(best, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                took[stage] += took_s
-        best = {k: min(best[k], took[k]) for k in best}
-    best["total_over_encoder"] = sum(best.values()) / best["encoder"]
-    return best
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from tests.conftest import MODEL_DIR, start_server, stop_server  # noqa: E402
 
 
 def main() -> int:

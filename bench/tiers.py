@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from bench.measure import peak_rss_mib, stages
 from eduscore.scoring.scorer import Scorer, Snippet
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
@@ -41,8 +42,6 @@ def rate_in_process(scorer: Scorer, codes: list[str], tier: str, size: int) -> d
 
 def fast_stages(scorer: Scorer, codes: list[str], size: int = 256) -> dict[str, float]:
     """Seconds per stage of the fast tier over the set: static table, signals, lexical, head."""
-    from bench.__main__ import stages
-
     took = stages(scorer, codes, size, tier="fast", repeats=1)
     took["static"] = took.pop("encoder")
     took.pop("total_over_encoder")
@@ -100,7 +99,6 @@ def _until_serving(address: str, since: float, timeout_s: float = 60.0) -> float
 
 def fast_server(tmp: Path, codes: list[str], size: int) -> dict[str, Any]:
     """A server started with --tier fast: time to SERVING, ScoreBatch and stream rates, RSS."""
-    from bench.__main__ import peak_rss_mib
     from tests.conftest import start_server, stop_server
 
     t = time.perf_counter()

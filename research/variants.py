@@ -10,9 +10,28 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import numpy as np
+
 from eduscore.training.folds import package_folds
 from eduscore.training.heads import N_SIGNALS, EduScoreHead
 from research.harness import corpus, frozen_design, run, shipped_designs
+
+
+class RowPackages:
+    """Grouped inner folds over whichever rows `split` is given, each row's package found by the
+    row itself: the head fits its regressor with no groups, and the stacking's own folds must
+    still keep a package on one side (rows that repeat exactly share the last one's package)."""
+
+    def __init__(self, x: Any, groups: Any, n_splits: int) -> None:
+        self.package_of = {row.tobytes(): g for row, g in zip(x, groups, strict=True)}
+        self.n_splits = n_splits
+
+    def split(self, x: Any, y: Any = None, groups: Any = None) -> Any:
+        groups = np.array([self.package_of[row.tobytes()] for row in x])
+        return package_folds(groups, self.n_splits).split(x, y, groups=groups)
+
+    def get_n_splits(self, x: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.n_splits
 
 
 class RidgeStackedHead(EduScoreHead):
@@ -23,20 +42,24 @@ class RidgeStackedHead(EduScoreHead):
         super().__init__(**kw)
         self.embedding_ridge = embedding_ridge
 
-    def _regressor(self, groups: Any) -> Any:
+    def fit(self, x: Any, y: Any, groups: Any = None) -> RidgeStackedHead:
+        groups = np.zeros(len(y)) if groups is None else np.asarray(groups)
+        self._packages = RowPackages(x, groups, self.inner_folds)
+        return super().fit(x, y, groups)
+
+    def _regressor(self) -> Any:
         from sklearn.compose import ColumnTransformer
-        from sklearn.ensemble import StackingRegressor, VotingRegressor
+        from sklearn.ensemble import StackingRegressor
         from sklearn.linear_model import Ridge
         from sklearn.pipeline import Pipeline
 
-        trees = VotingRegressor(
-            [("pca", self._trees(self.n_components, 1)), ("signals", self._trees(0, 1))]
-        )
+        # The shipped regressor on [ridge estimate | signals | embedding]: one more lead column.
+        params = {k: getattr(self, k) for k in EduScoreHead._get_param_names()}
+        trees = EduScoreHead(**{**params, "n_signals": self.n_signals + 1})._regressor()
         emb = ColumnTransformer([("embedding", "passthrough", slice(self.n_signals, None))])
         ridge = Pipeline([("columns", emb), ("ridge", Ridge(alpha=self.embedding_ridge))])
-        splits = list(package_folds(groups, self.inner_folds).split(groups, groups=groups))
         return StackingRegressor(
-            [("ridge", ridge)], final_estimator=trees, cv=splits, passthrough=True
+            [("ridge", ridge)], final_estimator=trees, cv=self._packages, passthrough=True
         )
 
 

@@ -13,7 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from eduscore import metrics
 from eduscore.config import Settings
 from eduscore.scoring.scorer import Scorer, Snippet
-from eduscore.serving.server import App, build_server
+from eduscore.serving.app import App
+from eduscore.serving.server import build_server
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
 

@@ -155,3 +155,11 @@ def test_tier_flags_are_checked_and_documented() -> None:
     assert run("filter", "--input", "x", "--output", "y", "--device", "tpu").returncode == 2
     usage = run("filter", "--help").stdout
     assert all(flag in usage for flag in ("--tier", "--workers", "--device"))
+
+
+def test_train_and_evaluate_need_the_data_named() -> None:
+    """No default corpus path (that is this repository's layout, not a user's): argparse exits 2."""
+    train = run("train", "--out", "never-written")
+    assert train.returncode == 2 and "--data" in train.stderr
+    evaluate = run("evaluate")
+    assert evaluate.returncode == 2 and "data" in evaluate.stderr

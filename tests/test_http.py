@@ -18,7 +18,8 @@ from schemathesis import checks as st_checks
 
 from eduscore.config import Settings
 from eduscore.serving import http_api, openapi
-from eduscore.serving.server import App, build_server
+from eduscore.serving.app import App
+from eduscore.serving.server import build_server
 from eduscore.v1 import eduscore_pb2 as pb
 
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK

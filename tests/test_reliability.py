@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from eduscore.config import Settings
 from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
-from eduscore.serving.server import App, build_server
+from eduscore.serving.app import App
+from eduscore.serving.server import build_server
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
 

@@ -15,7 +15,6 @@ from eduscore.pipelines import filtering  # light: its heavy imports happen in r
 
 log = logging.getLogger("eduscore")
 
-CORPUS = "../shared/data/edu-annotations/corpus.jsonl"
 #: The install extra each command's dependencies come with (`pip install 'eduscore[...]'`).
 _EXTRA_OF = {
     "serve": "server",
@@ -26,7 +25,11 @@ _EXTRA_OF = {
 
 
 def _add_train(train: argparse.ArgumentParser) -> None:
-    train.add_argument("--data", default=CORPUS, help="labelled JSONL [default: %(default)s]")
+    train.add_argument(
+        "--data",
+        required=True,
+        help="labelled JSONL: id, code, label (0-5), optional language and package",
+    )
     train.add_argument("--out", default="models/current", help="model directory to write")
     train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
     train.add_argument("--encoder", default="", help="sentence-transformers directory")
@@ -71,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_train(sub.add_parser("train", help="train the classifier head (grouped CV, then fit all)"))
 
     ev = sub.add_parser("evaluate", help="metrics + report (JSON, PNG) on labelled JSONL")
-    ev.add_argument("data", nargs="?", default=CORPUS, help="labelled JSONL")
+    ev.add_argument(
+        "data", help="labelled JSONL: id, code, label (0-5), optional language and package"
+    )
     ev.add_argument("--model-dir", default="", help="model to evaluate (default: the shipped one)")
     ev.add_argument(
         "--cv", type=int, default=0, help="instead: grouped CV of the shipped recipe with N folds"

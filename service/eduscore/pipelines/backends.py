@@ -9,24 +9,12 @@ import os
 import random
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any
 
-from eduscore.pipelines.rows import DEFAULT_MAX_SNIPPET_BYTES, UsageError
+from eduscore.pipelines.rows import DEFAULT_MAX_SNIPPET_BYTES, INVALID, Judgement, UsageError
 
 log = logging.getLogger(__name__)
 FULL = "full"  # the tier in-process scoring runs unless --tier says otherwise
-
-
-class Judgement(NamedTuple):
-    """What one row gets: `score`/`label` are None for rows that cannot be scored (invalid).
-    A tuple, so a pool worker sends back little more than three numbers per row."""
-
-    score: float | None
-    keep: bool
-    label: int | None
-
-
-INVALID = Judgement(None, False, None)
 
 
 class RemoteBackend:

@@ -12,13 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eduscore.pipelines.backends import (
-    INVALID,
-    Judgement,
-    LocalBackend,
-    RemoteBackend,
-    empty_result,
-)
+from eduscore.pipelines.backends import LocalBackend, RemoteBackend, empty_result
 from eduscore.pipelines.checkpoint import Progress
 from eduscore.pipelines.rowio import (
     Chunk,
@@ -28,7 +22,14 @@ from eduscore.pipelines.rowio import (
     output_schema,
     read_chunks,
 )
-from eduscore.pipelines.rows import UsageError, format_of, invalid_reason, language_hint
+from eduscore.pipelines.rows import (
+    INVALID,
+    Judgement,
+    UsageError,
+    format_of,
+    invalid_reason,
+    language_hint,
+)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1,13 +1,27 @@
-"""What every filter engine agrees on about rows: formats, edu columns, validity, usage errors."""
+"""What every filter engine agrees on about rows: formats, edu columns, validity, what a row
+gets (Judgement), usage errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 EDU_COLUMNS = ("edu_score", "edu_keep", "edu_label")
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 #: Server-side default; the in-process path applies the same edge rule so both agree.
 DEFAULT_MAX_SNIPPET_BYTES = 1_000_000
+
+
+class Judgement(NamedTuple):
+    """What one row gets: `score`/`label` are None for rows that cannot be scored (invalid).
+    A tuple, so a pool worker sends back little more than three numbers per row."""
+
+    score: float | None
+    keep: bool
+    label: int | None
+
+
+INVALID = Judgement(None, False, None)
 
 
 class UsageError(Exception):

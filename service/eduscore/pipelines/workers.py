@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eduscore.pipelines.backends import Judgement
+from eduscore.pipelines.rows import Judgement
 
 _scorer: Any = None  # this worker's Scorer, once loaded
 _failure: BaseException | None = None  # why it did not load, re-raised by every task

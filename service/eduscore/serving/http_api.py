@@ -26,10 +26,12 @@ from google.protobuf.message import Message
 from eduscore import metrics
 from eduscore.errors import DeadlineExpired, EduScoreError, InvalidInput, Overloaded
 from eduscore.serving import openapi
+from eduscore.serving.servicer import model_info_of, score_many, score_one
+from eduscore.serving.status import status_of
 from eduscore.v1 import eduscore_pb2 as pb
 
 if TYPE_CHECKING:
-    from eduscore.serving.server import App
+    from eduscore.serving.app import App
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +137,6 @@ async def _within(deadline: float | None, call: Awaitable[Message]) -> Message:
 
 
 def _handlers(app: App) -> dict[tuple[str, str], Callable[[web.Request], Awaitable[web.Response]]]:
-    from eduscore.serving.servicer import model_info_of, score_many, score_one
-
     async def score(request: web.Request) -> web.Response:
         deadline = _deadline(request)
         message = await _parse(request, pb.ScoreRequest())
@@ -171,8 +171,6 @@ def _handlers(app: App) -> dict[tuple[str, str], Callable[[web.Request], Awaitab
 
 def _error_of(exc: BaseException, max_body: int) -> ApiError:
     """The response for an exception; unknown ones hide their details behind a request id."""
-    from eduscore.serving.status import status_of
-
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
@@ -278,3 +276,19 @@ async def start(app: App) -> tuple[web.AppRunner, int]:
 async def stop(runner: web.AppRunner) -> None:
     """Stop listening, let in-flight requests finish (within --grace-period-s), close."""
     await runner.cleanup()
+
+
+class HttpEdge:
+    """The HTTP/JSON API as an edge of the App (serving/app.py `Edge`): started, then stopped."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> int:
+        self._runner, port = await start(self.app)
+        return port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await stop(self._runner)

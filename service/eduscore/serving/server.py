@@ -1,5 +1,6 @@
-"""The gRPC server's lifecycle: build it (servicer, interceptors, health, reflection, TLS), start
-it (model load, batcher, metrics and HTTP listeners), drain and stop it, and serve() until a signal.
+"""The gRPC server: build it (servicer, interceptors, health, reflection, TLS, the HTTP API as
+an edge of its App) and serve() it until a signal, then drain; the App (serving/app.py) does the
+starting and stopping.
 """
 
 from __future__ import annotations
@@ -8,21 +9,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from eduscore import __version__, metrics
 from eduscore.config import Settings
-from eduscore.scoring.cache import ResultCache
-from eduscore.scoring.scorer import Scorer
-from eduscore.serving.batching import MicroBatcher
+from eduscore.serving import http_api
+from eduscore.serving.app import SERVICE_NAME, App
 from eduscore.serving.interceptors import (
     DecodeGuardInterceptor,
     MetricsInterceptor,
@@ -34,128 +29,6 @@ from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["EduScorer"].full_name
-
-
-async def _in_passing_thread(fn: Callable[[], Any]) -> Any:
-    """`fn()` in a thread that then exits, keeping the event loop free.
-
-    Unlike `asyncio.to_thread`, whose pool threads live on, the thread ends and takes its OpenMP
-    team with it, so the model thread's team stays the only one (see MicroBatcher.start).
-    """
-    pool = ThreadPoolExecutor(1, thread_name_prefix="eduscore-load")
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn)
-    finally:
-        pool.shutdown(wait=False)
-
-
-@dataclass
-class App:
-    """One running eduscore: gRPC server, health, batcher and the model behind it."""
-
-    settings: Settings
-    server: grpc.aio.Server
-    health: health.aio.HealthServicer
-    port: int
-    scorer: Scorer | None = None
-    batcher: MicroBatcher | None = None
-    metrics_port: int | None = None
-    _metrics_http: Any = None
-    http_port: int | None = None
-    _http: Any = None
-    #: Mirrors the health status, for the HTTP API's /healthz.
-    serving: bool = False
-
-    def _load(self) -> Scorer:
-        s = self.settings
-        return Scorer.load(
-            s.resolved_model_dir,
-            tier=s.tier,
-            encoder=s.encoder,
-            threshold=s.threshold,
-            torch_threads=s.torch_threads,
-            device=s.device,
-        )
-
-    async def start(self, scorer: Scorer | None = None) -> None:
-        """Listen at once (health NOT_SERVING), load and warm the model, then go SERVING."""
-        # grpc's HealthServicer answers SERVING for "" until told otherwise: say NOT_SERVING
-        # before listening, so no start path (serve() or in-process) is ready before the model.
-        await self.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.server.start()
-        s = self.settings
-        if s.metrics_port >= 0:
-            from prometheus_client import start_http_server
-
-            self._metrics_http, _ = start_http_server(
-                s.metrics_port, addr=s.metrics_host, registry=metrics.REGISTRY
-            )
-            self.metrics_port = self._metrics_http.server_port
-        if s.http_port >= 0:
-            from eduscore.serving import http_api
-
-            self._http, self.http_port = await http_api.start(self)
-        self.scorer = scorer = scorer or await _in_passing_thread(self._load)
-        loop = asyncio.get_running_loop()
-        batcher = MicroBatcher(
-            scorer,
-            max_batch_size=s.max_batch_size,
-            max_batch_tokens=s.max_batch_tokens,
-            max_wait_ms=s.max_wait_ms,
-            max_queue_size=s.max_queue_size,
-            max_queue_bytes=s.max_queue_bytes,
-            cache=ResultCache(s.cache_size),
-            on_failure=lambda exc: asyncio.run_coroutine_threadsafe(self._unhealthy(), loop),
-        )
-        await batcher.start()  # warms the model up in the one thread that will run it
-        self.batcher = batcher
-        enc = scorer.embedder
-        metrics.model_info.labels(
-            scorer.model_version, enc.name, scorer.metadata.get("head", {}).get("class", "")
-        ).set(1)
-        await self.set_status(health_pb2.HealthCheckResponse.SERVING)
-        metrics.ready.set(1)
-        log.info(
-            "eduscore %s serving model %s (tiers %s, default %s, encoder %s) on port %d,"
-            " metrics on %s, HTTP on %s",
-            __version__,
-            scorer.model_version,
-            ",".join(scorer.tiers),
-            scorer.default_tier,
-            enc.name,
-            self.port,
-            self.metrics_port if self.metrics_port is not None else "off",
-            self.http_port if self.http_port is not None else "off",
-        )
-
-    async def set_status(self, status: Any) -> None:
-        self.serving = status == health_pb2.HealthCheckResponse.SERVING
-        for name in ("", SERVICE_NAME):
-            await self.health.set(name, status)
-
-    async def _unhealthy(self) -> None:
-        metrics.ready.set(0)
-        self.serving = False
-        await self.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
-
-    async def stop(self, grace_s: float | None = None) -> None:
-        """Drain: NOT_SERVING, refuse new RPCs, let in-flight ones finish within the grace."""
-        metrics.ready.set(0)
-        self.serving = False
-        await self.health.enter_graceful_shutdown()
-        if self._http is not None:  # drains its in-flight requests alongside gRPC's
-            from eduscore.serving import http_api
-
-            await asyncio.gather(self.server.stop(grace_s), http_api.stop(self._http))
-        else:
-            await self.server.stop(grace_s)
-        if self.batcher is not None:
-            await asyncio.to_thread(self.batcher.close, 5.0)
-        if self._metrics_http is not None:
-            self._metrics_http.shutdown()
-            self._metrics_http.server_close()
 
 
 def _credentials(s: Settings) -> grpc.ServerCredentials | None:
@@ -185,6 +58,8 @@ def build_server(settings: Settings, address: str | None = None) -> App:
     )
     health_servicer = health.aio.HealthServicer()
     app = App(settings=settings, server=server, health=health_servicer, port=0)
+    if settings.http_port >= 0:
+        app.http = http_api.HttpEdge(app)
     pb_grpc.add_EduScorerServicer_to_server(EduScorerServicer(app), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

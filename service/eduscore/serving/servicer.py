@@ -25,7 +25,7 @@ from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
-    from eduscore.serving.server import App
+    from eduscore.serving.app import App
 
 
 def _n_snippets(request: Any) -> int:

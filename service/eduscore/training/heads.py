@@ -59,18 +59,17 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         self.inner_folds = inner_folds
         self.cal_eps = cal_eps
 
-    def _trees(self, n_components: int, lead: int = 0) -> Any:
-        """Trees on the signals (after `lead` stacked columns) and a PCA of the embedding."""
+    def _trees(self, n_components: int) -> Any:
+        """Trees on the signals and, if `n_components`, a PCA of the embedding."""
         from sklearn.compose import ColumnTransformer
         from sklearn.decomposition import PCA
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.pipeline import Pipeline
 
-        n_lead = lead + self.n_signals
-        parts: list[tuple[str, Any, Any]] = [("signals", "passthrough", slice(0, n_lead))]
+        parts: list[tuple[str, Any, Any]] = [("signals", "passthrough", slice(0, self.n_signals))]
         if n_components:
             pca = PCA(n_components=n_components, random_state=0)
-            parts.insert(0, ("embedding_pca", pca, slice(n_lead, None)))
+            parts.insert(0, ("embedding_pca", pca, slice(self.n_signals, None)))
         trees = HistGradientBoostingRegressor(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
@@ -82,8 +81,8 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         )
         return Pipeline([("columns", ColumnTransformer(parts)), ("trees", trees)])
 
-    def _regressor(self, groups: Any) -> Any:
-        """The unfitted regressor; `groups` are the rows' packages (for stacked variants)."""
+    def _regressor(self) -> Any:
+        """The unfitted regressor: the PCA trees averaged with the signals-only trees."""
         from sklearn.ensemble import VotingRegressor
 
         if not self.n_components:
@@ -101,9 +100,9 @@ class EduScoreHead(RegressorMixin, BaseEstimator):
         groups = np.zeros(len(y)) if groups is None else np.asarray(groups)
         raw = np.zeros(len(y))
         for tr, te in package_folds(groups, self.inner_folds).split(x, y, groups=groups):
-            raw[te] = self._regressor(groups[tr]).fit(x[tr], y[tr]).predict(x[te])
+            raw[te] = self._regressor().fit(x[tr], y[tr]).predict(x[te])
         self.calibration_ = fit_calibration(raw, y, self.cal_eps)
-        self.estimator_ = self._regressor(groups).fit(x, y)
+        self.estimator_ = self._regressor().fit(x, y)
         self.n_features_in_ = x.shape[1]
         return self
 
