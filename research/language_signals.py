@@ -4,9 +4,9 @@
 
 Per language (the row's `language` is the hint): the share of units that parse cleanly
 (`parse_ok`), the share where at least one function is found, the mean `docstring_coverage` of
-keep-worthy units (label >= 3) against the rest, and the signals' cost per unit: the whole
-`features.extract` and its tree-sitter part (parse, walk, structural signals) alone, in ms,
-the best of N passes. The first languages (Java, Go, Rust) are the yardstick for the new ones.
+keep-worthy units (label >= 3) against the rest and its AUC, and the signals' cost per unit:
+the whole `features.extract` and its tree-sitter part (parse, walk, structural signals) alone,
+in ms, the best of N passes. The first languages (Java, Go, Rust) are the yardstick.
 """
 
 from __future__ import annotations
@@ -54,9 +54,15 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
+def _auc(keep: list[float], rest: list[float]) -> float:
+    """The chance a keep-worthy unit's value beats another's (ties count half)."""
+    wins = sum((a > b) + 0.5 * (a == b) for a in keep for b in rest)
+    return wins / (len(keep) * len(rest)) if keep and rest else float("nan")
+
+
 def report(repeat: int, extra: list[str]) -> None:
     by_lang = _rows()
-    head = f"{'lang':<11}{'n':>5}{'parse_ok':>9}{'has_fn':>8}{'doc>=3':>8}{'doc<3':>7}"
+    head = f"{'lang':<11}{'n':>5}{'parse_ok':>9}{'has_fn':>8}{'doc>=3':>8}{'doc<3':>7}{'auc':>6}"
     head += "".join(f"{s[:14] + '>=3':>18}{'<3':>6}" for s in extra)
     print(head + f"{'extract_ms':>11}{'tree_ms':>9}")
     for lang in LANGUAGES:
@@ -71,6 +77,8 @@ def report(repeat: int, extra: list[str]) -> None:
         line += f"{_mean([float(f['log_n_functions'] > 0) for f in feats]):>8.2f}"
         line += f"{_mean([f['docstring_coverage'] for f in keep]):>8.2f}"
         line += f"{_mean([f['docstring_coverage'] for f in rest]):>7.2f}"
+        doc = ([f["docstring_coverage"] for f in keep], [f["docstring_coverage"] for f in rest])
+        line += f"{_auc(*doc):>6.2f}"
         for s in extra:
             line += f"{_mean([f[s] for f in keep]):>18.2f}{_mean([f[s] for f in rest]):>6.2f}"
         codes = [code for code, _ in rows]

@@ -48,59 +48,26 @@ _MARKER_RE = re.compile(r"^\s*(/\*+!?|\*+/|\*|//[/!]?|#+!?)", re.MULTILINE)
 STUB_RE = re.compile(r"todo!|unimplemented!|NotImplemented|not implemented|UnsupportedOperation")
 
 #: Identifier node types across the first grammars (names a reader must understand).
-NAME_TYPES = frozenset(
-    {
-        "identifier",
-        "field_identifier",
-        "type_identifier",
-        "property_identifier",
-        "shorthand_property_identifier",
-        "variable_name",
-        "package_identifier",
-        "namespace_identifier",
-    }
-)
-LOOPS = frozenset(
-    {
-        "for_statement",
-        "for_in_statement",
-        "enhanced_for_statement",
-        "c_style_for_statement",
-        "for_expression",
-        "while_statement",
-        "while_expression",
-        "do_statement",
-        "loop_expression",
-        "for_range_loop",
-    }
-)
-BRANCHES = frozenset(
-    {
-        "if_statement",
-        "if_expression",
-        "switch_statement",
-        "switch_expression",
-        "expression_switch_statement",
-        "type_switch_statement",
-        "select_statement",
-        "match_expression",
-        "case_statement",
-        "ternary_expression",
-        "conditional_expression",
-    }
-)
+NAME_TYPES = frozenset({
+    "identifier", "field_identifier", "type_identifier", "property_identifier",
+    "shorthand_property_identifier", "variable_name", "package_identifier",
+    "namespace_identifier",
+})  # fmt: skip
+LOOPS = frozenset({
+    "for_statement", "for_in_statement", "enhanced_for_statement", "c_style_for_statement",
+    "for_expression", "while_statement", "while_expression", "do_statement", "loop_expression",
+    "for_range_loop",
+})  # fmt: skip
+BRANCHES = frozenset({
+    "if_statement", "if_expression", "switch_statement", "switch_expression",
+    "expression_switch_statement", "type_switch_statement", "select_statement",
+    "match_expression", "case_statement", "ternary_expression", "conditional_expression",
+})  # fmt: skip
 HANDLERS = frozenset({"catch_clause", "try_expression", "except_clause", "defer_statement"})
-STRINGS = frozenset(
-    {
-        "string",
-        "string_literal",
-        "raw_string_literal",
-        "interpreted_string_literal",
-        "template_string",
-        "raw_string",
-        "char_literal",
-    }
-)
+STRINGS = frozenset({
+    "string", "string_literal", "raw_string_literal", "interpreted_string_literal",
+    "template_string", "raw_string", "char_literal",
+})  # fmt: skip
 PRINT = (
     r"print(ln|f)?!?|console\.\w+|fmt\.(Print|Fprint)\w*|System\.out\.\w+|"
     r"puts|fprintf|echo|printf|log\.Print\w*|std::cout"
