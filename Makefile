@@ -35,7 +35,7 @@ bench: $(STAMP)  ## throughput/latency against the in-process ceiling
 	$(PY) -m bench
 
 train: $(STAMP)  ## retrain models/current: the encoder tuned per fold, then on all (~70 min cold, minutes cached)
-	$(VENV)/bin/eduscore train --finetune --data ../shared/data/edu-annotations/corpus.jsonl --out models/current
+	$(VENV)/bin/eduscore train --data ../shared/data/edu-annotations/corpus.jsonl --files ../shared/data/edu-annotations/files.jsonl --out models/current
 
 evaluate: $(STAMP)  ## grouped-CV report of the shipped recipe
 	$(VENV)/bin/eduscore evaluate ../shared/data/edu-annotations/corpus.jsonl --cv 5 --out reports/cv

@@ -30,6 +30,12 @@ def _add_train(train: argparse.ArgumentParser) -> None:
         required=True,
         help="labelled JSONL: id, code, label (0-5), optional language and package",
     )
+    train.add_argument(
+        "--files",
+        default="",
+        help="whole files labelled as wholes (JSONL like --data): fits the file model that judges"
+        " a long input from its units' scores",
+    )
     train.add_argument("--out", default="models/current", help="model directory to write")
     train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
     train.add_argument("--encoder", default="", help="sentence-transformers directory")
@@ -187,6 +193,7 @@ def _train(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         finetune=finetune,
         fast=args.fast,
+        files=read_labelled(args.files) if args.files else None,
     )
     print(f"saved {out.model_dir}: grouped-CV {headline(out.cv)}")
     return 0

@@ -140,16 +140,26 @@ def _python_def(node: Any, lines: list[str], kind: str) -> list[Unit]:
     if not members:
         return [unit]
     first_member = min([d.lineno for d in members[0].decorator_list] + [members[0].lineno]) - 1
-    head = _unit("class", node.name, lines, start, _comments_above(lines, first_member, ("#",)))
-    return [head, *(u for m in members for u in _python_def(m, lines, "method"))]
+    end = _comments_above(lines, first_member, ("#",))
+    head = _type_head("class", node.name, lines, start, end)
+    return [*head, *(u for m in members for u in _python_def(m, lines, "method"))]
+
+
+def _type_head(kind: str, name: str, lines: list[str], start: int, end: int) -> list[Unit]:
+    """A split type's lines before its first member (doc comment, signature, fields): a unit
+    when it says more than its signature line; a bare `class X {` alone is no unit."""
+    unit = _unit(kind, name, lines, start, end)
+    nonblank = sum(1 for ln in unit.code.split("\n") if ln.strip())
+    return [unit] if nonblank >= 3 else []
 
 
 def _tree_sitter(code: str, fmt: str) -> list[Unit] | None:
     from eduscore.scoring.features import syntax_walk
 
-    spec = LANGUAGES[fmt]
+    grammar = LANGUAGES[fmt].grammar(fmt, code)  # PHP: with or without its <?php tag
+    spec = LANGUAGES[grammar]
     src = code.encode("utf-8", "surrogatepass")
-    root = syntax_walk.parser(fmt).parse(src).root_node
+    root = syntax_walk.parser(grammar).parse(src).root_node
     lines = code.split("\n")
     found: list[Unit] = []
     _collect(root, spec, lines, found, member=False)
@@ -174,7 +184,9 @@ def _collect(node: Any, spec: Any, lines: list[str], out: list[Unit], *, member:
         declared = _declared(child, spec)
         if declared is not None:
             _declaration(child, declared, spec, lines, out, member=member)
-        elif child.type.endswith(_GROUPS) or child.type in _GROUP_TYPES:
+        elif (
+            child.type.endswith(_GROUPS) or child.type in _GROUP_TYPES or "namespace" in child.type
+        ):
             _collect(child, spec, lines, out, member=member)
 
 
@@ -195,8 +207,7 @@ def _declaration(
     if not inner:
         out.append(unit)
         return
-    out.append(_unit(kind, name, lines, start, inner[0].start_line - 1))
-    out.extend(inner)
+    out.extend([*_type_head(kind, name, lines, start, inner[0].start_line - 1), *inner])
 
 
 def _members_body(node: Any) -> Any:

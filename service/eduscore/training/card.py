@@ -91,7 +91,7 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         *_stacked(meta),
         "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile, a"
         " token model for programming languages"
-        + (f", trained on `{det['trained_on']['path']}`" if det.get("trained_on") else "")
+        + (f", trained on `{det['trained_on'].get('pool', '')}` and the sources its metadata lists" if det.get("trained_on") else "")
         + "); a request's `language` hint is not used"
         + ("" if not meta.get("uses_language_hint") else " (it is, for this model)")
         + ", so a hint that contradicts the text changes nothing.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,16 @@ def distill_static(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class FastTier:
+    """What training the fast tier gives back: the `tiers` record of the full model's metadata,
+    its static encoder and each outer fold's head (for scoring whole files out of fold)."""
+
+    record: dict[str, Any]
+    embedder: StaticEmbedder
+    fold_heads: tuple[EduScoreHead, ...]
+
+
 def static_design(
     embedder: StaticEmbedder, data: LabelledSet, signals: list[dict[str, float]]
 ) -> npt.NDArray[np.float32]:
@@ -89,7 +100,7 @@ def train_fast(
     n_splits: int = 5,
     stacked: StackedSignal | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> FastTier:
     """Write `stage/fast/` and return the `tiers` record for the full model's metadata.
 
     `previous` (the model directory being replaced) lends its static table when it was
@@ -132,7 +143,8 @@ def train_fast(
     artifacts.save_head(fast_dir, fitted, meta)
     compile_head.export(fitted.estimator_, fast_dir)  # what serving runs (scoring/trees.py)
     artifacts.save_oof(fast_dir, data.ids, result.oof)
-    return tiers_record(full_meta["cv"], result.metrics, full_oof, result.oof, data.labels)
+    record = tiers_record(full_meta["cv"], result.metrics, full_oof, result.oof, data.labels)
+    return FastTier(record, embedder, result.models)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:

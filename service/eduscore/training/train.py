@@ -19,7 +19,7 @@ from eduscore import __version__
 from eduscore.scoring.embedding import Embedder
 from eduscore.scoring.features import language_id
 from eduscore.scoring.model import TUNED_ENCODER_DIR
-from eduscore.scoring.tiers import signal_names
+from eduscore.scoring.tiers import FAST, FAST_DIR, FULL, signal_names
 from eduscore.training import artifacts, card
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet
@@ -27,6 +27,7 @@ from eduscore.training.designs import build_design, signals_of, tuned_designs, t
 from eduscore.training.evaluation import headline, write_report
 from eduscore.training.fast import train_fast
 from eduscore.training.finetune import FinetuneConfig, half_precision_copy
+from eduscore.training.folds import outer_splits
 from eduscore.training.heads import EduScoreHead
 from eduscore.training.stacked import lexical_signal, with_column
 
@@ -158,6 +159,40 @@ def _designs(
     return embedder, x, x_cv
 
 
+def _fold_embedders(
+    base: Embedder, data: LabelledSet, finetune: FinetuneConfig | None, n_splits: int, work: Any
+) -> list[Embedder]:
+    """The encoder each outer fold's head was trained on: the base, or the fold's tuned one."""
+    if finetune is None:
+        return [base] * n_splits
+    splits = outer_splits(data.groups, n_splits)
+    return [tuned_encoder(base, data, tr, finetune, cache_dir=work) for tr, _ in splits]
+
+
+def _train_files(
+    files: LabelledSet,
+    data: LabelledSet,
+    full_cv: Any,
+    fast_tier: Any,
+    stacked: Any,
+    embedders: list[Embedder],
+    names: list[str],
+    stage: Path,
+    n_splits: int,
+) -> dict[str, Any]:
+    """Both tiers' file models saved in `stage` (and `stage/fast`); their CV record."""
+    from eduscore.training import files as file_training
+
+    scorers = file_training.fold_scorers(
+        embedders, full_cv.models, fast_tier.embedder, fast_tier.fold_heads,
+        stacked.fold_models if stacked is not None else (), names,
+    )  # fmt: skip
+    models, record = file_training.train_files(files, data, scorers, n_splits)
+    models[FULL].save(stage)
+    models[FAST].save(stage / FAST_DIR)
+    return record
+
+
 def train(
     data: LabelledSet,
     out_dir: str | Path,
@@ -170,6 +205,7 @@ def train(
     finetune: FinetuneConfig | None = None,
     fast: bool = True,
     lexical: bool = True,
+    files: LabelledSet | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Cross-validate `head` (default: the recipe's), fit it on all data, write the model.
@@ -178,7 +214,9 @@ def train(
     would leak them into its CV), trained in the same grouped CV; the cascade band is fitted on
     both tiers' out-of-fold scores. `lexical`: a cross-fitted TF-IDF ridge estimate is one more
     signal of both tiers (training/stacked.py). `finetune`: the encoder is tuned per outer fold
-    on its training packages, then on all data, and shipped in fp16 as `encoder/`."""
+    on its training packages, then on all data, and shipped in fp16 as `encoder/`. `files`:
+    whole files labelled as wholes, for the file model of both tiers (training/files.py; needs
+    the fast tier)."""
     started = time.monotonic()
     base = Embedder(encoder)
     signals = signals_of(data, progress)
@@ -206,11 +244,17 @@ def train(
         meta = _metadata(data, fitted, enc, result.metrics, version, time.monotonic() - started)
         meta.update(feature_names=names, **({"stacked": stacked.record()} if stacked else {}))
         if fast:
-            meta["tiers"] = train_fast(
+            fast_tier = train_fast(
                 data, signals, stage, base=base, full_meta=meta, full_oof=result.oof,
                 cache_dir=work, previous=out_dir, n_splits=n_splits, stacked=stacked,
                 progress=progress,
             )  # fmt: skip
+            meta["tiers"] = fast_tier.record
+            if files is not None:
+                embedders = _fold_embedders(base, data, finetune, n_splits, work)
+                meta["files"] = _train_files(
+                    files, data, result, fast_tier, stacked, embedders, names, stage, n_splits
+                )
             meta["train_seconds"] = round(time.monotonic() - started, 1)
         artifacts.save_head(stage, fitted, meta)
         artifacts.save_oof(stage, data.ids, result.oof)
