@@ -1,4 +1,4 @@
-"""Scorer: snippets in, ScoreResults out. Synchronous, batch in / batch out; knows no gRPC.
+"""Scorer: snippets in, ScoredSnippets out. Synchronous, batch in / batch out; knows no gRPC.
 
 Three tiers share one call: `full` (the transformer encoder), `fast` (static embeddings) and
 `cascade` (fast first, full only where the fast score falls in the band where they disagree).
@@ -36,7 +36,7 @@ __all__ = [
     "FAST",
     "FULL",
     "TIERS",
-    "ScoreResult",
+    "ScoredSnippet",
     "Scorer",
     "Snippet",
     "design_matrix",
@@ -74,8 +74,12 @@ class Snippet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ScoreResult:
-    """The judgement of one snippet; `keep` is `score >= threshold`."""
+class ScoredSnippet:
+    """The judgement of one snippet, in process; `keep` is `score >= threshold`.
+
+    Not the client's `ScoreResult`, which is read from the proto message of that name and must
+    import without NumPy or eduscore.scoring: two types, so two names.
+    """
 
     id: str
     score: float
@@ -90,7 +94,7 @@ class ScoreResult:
     #: The tier whose head decided the score: "full" or "fast" (a cascade's answer is one of them).
     tier: str = FULL
 
-    def at_threshold(self, threshold: float, id: str | None = None) -> ScoreResult:
+    def at_threshold(self, threshold: float, id: str | None = None) -> ScoredSnippet:
         """The same judgement under another threshold (and, optionally, another id)."""
         return dataclasses.replace(
             self,
@@ -131,12 +135,9 @@ class Scorer:
             raise ValueError("a scorer needs at least one tier")
         self.full, self.fast, self.head, self.lexical = full, fast, main, lexical
         self.threshold = threshold
-        self.band = cascade_band(main.metadata)
-        self.tiers = tuple(
-            t
-            for t, ok in ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.band))
-            if ok
-        )
+        self.cascade_band = cascade_band(main.metadata)
+        ok = ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.cascade_band))
+        self.tiers = tuple(t for t, has in ok if has)
         if tier not in self.tiers:
             raise TierUnavailable(f"tier {tier!r} is not loaded; this scorer has {self.tiers}")
         self.default_tier = tier
@@ -171,7 +172,7 @@ class Scorer:
 
     @property
     def signal_names(self) -> list[str]:
-        """The names in every ScoreResult.signals, in the order the heads read them."""
+        """The names in every ScoredSnippet.signals, in the order the heads read them."""
         return self.head.feature_names
 
     @property
@@ -197,8 +198,7 @@ class Scorer:
                 else "it loaded no encoder (a server started with --tier full or cascade has one)"
             )
             raise TierUnavailable(
-                f"tier {name!r} is not served here: {why}; this server runs"
-                f" {', '.join(self.tiers)}"
+                f"tier {name!r} is not served here: {why}; this server runs {', '.join(self.tiers)}"
             )
         return name
 
@@ -215,7 +215,7 @@ class Scorer:
 
     def score_batch(
         self, snippets: Sequence[Snippet], threshold: float | None = None
-    ) -> list[ScoreResult]:
+    ) -> list[ScoredSnippet]:
         """Score snippets in as few model calls as their tiers allow; results in input order."""
         if not snippets:
             return []
@@ -225,7 +225,7 @@ class Scorer:
         first = [i for i, t in enumerate(wanted) if t != FULL]
         if first:
             self._apply(FAST, first, snippets, signals, decided)
-            lo, hi = self.band or (0.0, 0.0)
+            lo, hi = self.cascade_band or (0.0, 0.0)
             for i in first:
                 if wanted[i] == CASCADE and lo <= decided[i][0] < hi:  # type: ignore[index]
                     decided[i] = None  # close to the line: the encoder decides
@@ -255,7 +255,7 @@ class Scorer:
         signals: list[dict[str, float]],
         decided: list[tuple[float, int, bool, str] | None],
         threshold: float | None,
-    ) -> list[ScoreResult]:
+    ) -> list[ScoredSnippet]:
         t = self.threshold if threshold is None else threshold
         version = self.head.version
         out = []
@@ -263,7 +263,7 @@ class Scorer:
             assert d is not None
             score, n_tokens, truncated, tier = d
             out.append(
-                ScoreResult(
+                ScoredSnippet(
                     id=s.id,
                     score=score,
                     label=to_label(score),
