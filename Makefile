@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: install proto lint test serve bench train evaluate
+.PHONY: install proto lint test serve bench train evaluate docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## throughput/latency against the in-process ceiling
 
 train: $(STAMP)  ## retrain models/current: the encoder tuned per fold, then on all (~70 min cold, minutes cached)
 	$(VENV)/bin/eduscore train --data ../shared/data/edu-annotations/corpus.jsonl --files ../shared/data/edu-annotations/files.jsonl --out models/current
+
+docs: $(STAMP)  ## rewrite README.md's figures from models/current and bench/results (after train or bench)
+	$(PY) -m bench.report
 
 evaluate: $(STAMP)  ## grouped-CV report of the shipped recipe
 	$(VENV)/bin/eduscore evaluate ../shared/data/edu-annotations/corpus.jsonl --cv 5 --out reports/cv

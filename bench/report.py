@@ -1,10 +1,12 @@
-"""Regenerate README.md's performance and soak tables from the newest stamped bench results.
+"""Regenerate every README.md block that carries figures from the stamped artifacts: the
+performance and soak tables from the newest bench results, the threshold and tiers tables and
+the model's figures from models/current (bench/docs.py).
 
-    python -m bench.report [--check]
+    python -m bench.report [--check]      # or: make docs
 
-The tables sit between `<!-- bench:begin -->`/`<!-- bench:end -->` and `<!-- soak:begin -->`/
-`<!-- soak:end -->`; nothing else in the README is touched. `--check` exits 1 when the README
-is not what the newest results give (a stale table).
+Each block sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (bench, soak, tiers,
+thresholds, model); nothing else in the README is touched. `--check` exits 1 when the README
+is not what the artifacts give (a stale block); tests/test_readme.py runs the same check.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench import docs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -134,11 +138,19 @@ def soak_table(path: Path, r: dict[str, Any]) -> str:
     )
 
 
+def blocks() -> dict[str, str]:
+    """Every generated block of the README, by marker name."""
+    bench, soak = newest("bench"), newest("soak")
+    out = {
+        "bench": bench_table(*bench) if bench else "(no stamped bench result yet)",
+        "soak": soak_table(*soak) if soak else "(no stamped soak result yet)",
+    }
+    return {**out, **docs.blocks(bench[1] if bench else None)}
+
+
 def render(text: str) -> str:
-    for kind, table in (("bench", bench_table), ("soak", soak_table)):
-        found = newest(kind)
-        body = table(*found) if found else f"(no stamped {kind} result yet)"
-        pattern = re.compile(rf"(<!-- {kind}:begin -->\n).*?(<!-- {kind}:end -->)", re.S)
+    for name, body in blocks().items():
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         text = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), text)
     return text
 

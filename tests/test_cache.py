@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 from eduscore.scoring.cache import ResultCache, content_key
-from eduscore.scoring.scorer import ScoreResult
+from eduscore.scoring.scorer import ScoredSnippet
 
 
-def _result(score: float) -> ScoreResult:
-    return ScoreResult(id="", score=score, label=0, keep=False, threshold=3.0, model_version="t")
+def _result(score: float) -> ScoredSnippet:
+    return ScoredSnippet(id="", score=score, label=0, keep=False, threshold=3.0, model_version="t")
 
 
 def test_key_depends_on_code_and_language_hint_only() -> None:

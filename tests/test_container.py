@@ -294,7 +294,7 @@ def test_container_serves_scores_and_metrics(
     body = json.dumps({"snippet": {"id": "h", "code": TEXTBOOK}}).encode()
     request = urllib.request.Request(f"{server.http_url}/v1/score", data=body, method="POST")
     over_http = json.loads(urllib.request.urlopen(request, timeout=60).read())
-    assert over_http["id"] == "h" and abs(over_http["score"] - result.score) < 1e-4
+    assert over_http["id"] == "h" and abs(over_http["score"] - result.score) < 1e-6
 
     body = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
     samples = {

@@ -60,7 +60,7 @@ def test_local_pipeline_keeps_what_the_service_keeps(server, tmp_path: Path) -> 
     assert set(kept) | set(dropped) == set(served) and not set(kept) & set(dropped)
     assert 0 < len(kept) < len(ROWS)
     for doc in [*kept.values(), *dropped.values()]:
-        assert doc["metadata"]["edu_score"] == pytest.approx(served[doc["id"]], abs=1e-4)
+        assert doc["metadata"]["edu_score"] == pytest.approx(served[doc["id"]], abs=1e-6)
     assert {d["metadata"]["filter_reason"] for d in dropped.values()} == {"edu_below_threshold"}
     stats = json.loads((tmp_path / "logs" / "stats" / "00000.json").read_text())
     block = next(s for s in stats if s["name"].startswith("🔻 - FILTER: 🎓 EduScore"))
@@ -95,5 +95,5 @@ def test_fast_tier_block_scores_like_the_servers_fast_tier(server) -> None:
     assert block.scorer.full is None  # the fast tier loads no encoder
     for doc, want, verdict in zip(docs, fast, verdicts, strict=True):
         assert doc.metadata["edu_tier"] == "fast"
-        assert doc.metadata["edu_score"] == pytest.approx(want.score, abs=1e-4)
+        assert doc.metadata["edu_score"] == pytest.approx(want.score, abs=1e-6)
         assert (verdict is True) == want.keep

@@ -54,5 +54,5 @@ def test_node_client_matches_python(node: str, server, stub) -> None:
     for call in ("unary", "batch", "stream"):
         assert [r["id"] for r in got[call]] == [s["id"] for s in snippets], call
         for r, exp in zip(got[call], expected, strict=True):
-            assert r["score"] == pytest.approx(exp, abs=1e-4), call
+            assert r["score"] == pytest.approx(exp, abs=1e-6), call
     assert got["invalid_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]

@@ -12,7 +12,7 @@ from eduscore.scoring.scorer import Scorer, Snippet, to_label
 
 from .snippets import GENERATED, SETTINGS, SMALL, TEXTBOOK
 
-TOL = 1e-4
+TOL = 1e-6  # the style guide's oracle bound (scores are float32; batching moves no bit)
 
 
 def test_results_keep_input_order_ids_and_match_each_snippet_alone(scorer: Scorer) -> None:
@@ -33,7 +33,7 @@ def test_threshold_decides_keep_and_empty_input_is_empty(scorer: Scorer) -> None
     (r,) = scorer.score_batch([Snippet(code=TEXTBOOK)])
     (low,) = scorer.score_batch([Snippet(code=TEXTBOOK)], threshold=r.score - 0.01)
     (high,) = scorer.score_batch([Snippet(code=TEXTBOOK)], threshold=min(r.score + 0.01, 5.0))
-    assert low.keep and not high.keep and low.score == pytest.approx(high.score, abs=TOL)
+    assert low.keep and not high.keep and low.score == high.score
     assert r.at_threshold(0.0, id="x").keep and r.at_threshold(0.0, id="x").id == "x"
     assert scorer.score_batch([]) == []
 

@@ -47,7 +47,7 @@ def test_tiers_share_signals_and_the_cascade_routes_by_band(scorer: Scorer) -> N
     casc = scorer.score_batch([Snippet(id=s.id, code=s.code, tier="cascade") for s in snippets])
     assert {r.tier for r in full} == {"full"} and {r.tier for r in fast} == {"fast"}
     assert [r.signals for r in fast] == [r.signals for r in full]
-    lo, hi = scorer.band
+    lo, hi = scorer.cascade_band
     for f, q, c in zip(full, fast, casc, strict=True):
         escalate = lo <= q.score < hi
         assert c.tier == ("full" if escalate else "fast")

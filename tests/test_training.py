@@ -91,6 +91,7 @@ def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None
     assert lo <= 3.0 <= hi and "## Tiers" in (tmp_path / "model" / "README.md").read_text()
     fast = Scorer.load(str(tmp_path / "model"), tier="fast").score_batch([Snippet(code=TEXTBOOK)])
     assert fast[0].tier == "fast" and 0.0 <= fast[0].score <= 5.0
+
     # A run that fails half-way (here: more folds than packages, after the signals and the
     # embeddings) leaves the model it would have replaced as it was, and no staging debris.
     def files() -> dict[str, bytes]:
@@ -189,7 +190,7 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
 
 
 def test_calibration_pins_the_keep_line_and_spreads_the_borderline() -> None:
-    """score >= 3.0 exactly when raw >= cut; the band maps borderline raw outputs onto 2.5-3.5
+    """score >= 3.0 exactly when raw >= cut; the borderline range maps raw outputs onto 2.5-3.5
     so other thresholds trade recall for precision gradually; the map is monotone."""
     from eduscore.scoring.calibration import BoundaryCalibration
     from eduscore.training.heads import fit_calibration
@@ -198,23 +199,23 @@ def test_calibration_pins_the_keep_line_and_spreads_the_borderline() -> None:
     labels = np.clip(np.round(rng.normal(2.2, 1.0, 2000)), 0, 5)
     raw = 0.5 * labels + 1.2 + rng.normal(0, 0.35, labels.size)  # shrunk toward the mean
     cal = fit_calibration(raw, labels)
-    assert cal.band_lo is not None and cal.band_hi is not None
-    assert cal.band_lo < cal.c < cal.band_hi
+    assert cal.borderline_lo is not None and cal.borderline_hi is not None
+    assert cal.borderline_lo < cal.c < cal.borderline_hi
     grid = np.linspace(raw.min() - 1, raw.max() + 1, 5001)
     scores = cal.apply(grid)
     assert np.all(np.diff(scores) >= 0) and scores.min() >= 0.0 and scores.max() <= 5.0
     assert np.array_equal(scores >= 3.0, grid >= cal.c)
-    assert cal.apply([cal.band_lo, cal.band_hi]) == pytest.approx([2.5, 3.5])
-    # Inside the band a threshold moves units gradually: 2.75 and 3.25 keep different sets.
+    assert cal.apply([cal.borderline_lo, cal.borderline_hi]) == pytest.approx([2.5, 3.5])
+    # Inside the range a threshold moves units gradually: 2.75 and 3.25 keep different sets.
     kept = {t: int((cal.apply(raw) >= t).sum()) for t in (2.5, 2.75, 3.0, 3.25, 3.5)}
     assert kept[2.5] > kept[2.75] > kept[3.0] > kept[3.25] > kept[3.5]
-    # Saved and read back as JSON; a file from before the band still loads (and has none).
+    # Saved and read back as JSON; a file from before the range still loads (and has none).
     again = BoundaryCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert np.array_equal(again.apply(grid), scores)
-    old = {k: v for k, v in cal.to_dict().items() if not k.startswith("band")}
-    assert BoundaryCalibration.from_dict(old).band_lo is None
-    with pytest.raises(ValueError, match="band"):
-        BoundaryCalibration.from_dict({**cal.to_dict(), "band_hi": cal.c - 0.1})
+    old = {k: v for k, v in cal.to_dict().items() if not k.startswith("borderline")}
+    assert BoundaryCalibration.from_dict(old).borderline_lo is None
+    with pytest.raises(ValueError, match="borderline"):
+        BoundaryCalibration.from_dict({**cal.to_dict(), "borderline_hi": cal.c - 0.1})
 
 
 def test_training_builds_the_signals_the_scorer_serves(tmp_path: Path) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["ScoreResult", "Scorer", "Settings", "Snippet", "__version__"]
+__all__ = ["ScoredSnippet", "Scorer", "Settings", "Snippet", "__version__"]
 
 if TYPE_CHECKING:
     from eduscore.config import Settings
-    from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
+    from eduscore.scoring.scorer import ScoredSnippet, Scorer, Snippet
 
 
 def __getattr__(name: str) -> object:
@@ -18,7 +18,7 @@ def __getattr__(name: str) -> object:
         from eduscore.config import Settings
 
         return Settings
-    if name in {"Scorer", "ScoreResult", "Snippet"}:
+    if name in {"Scorer", "ScoredSnippet", "Snippet"}:
         from eduscore.scoring import scorer
 
         return getattr(scorer, name)

@@ -6,7 +6,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
-from eduscore.scoring.scorer import ScoreResult
+from eduscore.scoring.scorer import ScoredSnippet
 
 
 def content_key(code: str, language: str, tier: str = "") -> bytes:
@@ -26,13 +26,13 @@ class ResultCache:
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._items: OrderedDict[bytes, ScoreResult] = OrderedDict()
+        self._items: OrderedDict[bytes, ScoredSnippet] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: bytes) -> ScoreResult | None:
+    def get(self, key: bytes) -> ScoredSnippet | None:
         if not self.max_entries:
             return None
         with self._lock:
@@ -41,7 +41,7 @@ class ResultCache:
                 self._items.move_to_end(key)
             return hit
 
-    def put(self, key: bytes, result: ScoreResult) -> None:
+    def put(self, key: bytes, result: ScoredSnippet) -> None:
         if not self.max_entries:
             return
         with self._lock:

@@ -22,7 +22,7 @@ import numpy as np
 from eduscore.errors import ModelLoadError
 from eduscore.scoring.calibration import BoundaryCalibration
 from eduscore.scoring.features.formats import FORMATS, GENERATED_RE, LICENSE_RE, has_marker
-from eduscore.scoring.results import FULL, ScoreResult, UnitResult, to_label
+from eduscore.scoring.results import FULL, ScoredSnippet, UnitResult, to_label
 from eduscore.scoring.units import MAX_UNIT_CHARS, Unit, split
 
 FILE = "file_model.json"
@@ -118,7 +118,7 @@ def mean_signals(plan: FilePlan, signals: Sequence[Mapping[str, float]]) -> dict
     return out
 
 
-def unit_result(unit: Unit, scored: ScoreResult) -> UnitResult:
+def unit_result(unit: Unit, scored: ScoredSnippet) -> UnitResult:
     return UnitResult(
         kind=unit.kind,
         name=unit.name,
@@ -131,14 +131,14 @@ def unit_result(unit: Unit, scored: ScoreResult) -> UnitResult:
 
 
 def judge_file(
-    id: str, plan: FilePlan, scored: Sequence[ScoreResult], model: FileModel | None, version: str
-) -> ScoreResult:
+    id: str, plan: FilePlan, scored: Sequence[ScoredSnippet], model: FileModel | None, version: str
+) -> ScoredSnippet:
     """A split file's result from its units' results (in `plan.units` order)."""
     scores = [r.score for r in scored]
     score = model.judge(plan, scores) if model else weighted_mean(plan, scores)
     t = scored[0].threshold
     units = tuple(unit_result(u, r) for u, r in zip(plan.units, scored, strict=True))
-    return ScoreResult(
+    return ScoredSnippet(
         id=id,
         score=score,
         label=to_label(score),

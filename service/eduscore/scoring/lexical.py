@@ -26,7 +26,7 @@ import numpy.typing as npt
 from eduscore.errors import ModelLoadError
 
 FILE = "lexical.json"
-#: The signal it adds, after the extracted ones: ScoreResult.signals explains the score with it.
+#: The signal it adds, after the extracted ones: ScoredSnippet.signals explains the score with it.
 STACKED_NAME = "lexical_estimate"
 #: Words (identifiers are split at underscores and case changes, so `parse_args` and `parseArgs`
 #: share their parts) and the comment and doc markers that tell explanation from code.

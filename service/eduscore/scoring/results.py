@@ -38,7 +38,7 @@ class UnitResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ScoreResult:
+class ScoredSnippet:
     """The judgement of one snippet; `keep` is `score >= threshold`."""
 
     id: str
@@ -56,7 +56,7 @@ class ScoreResult:
     #: A file split into units: each unit's judgement (empty for an input that is one unit).
     units: tuple[UnitResult, ...] = ()
 
-    def at_threshold(self, threshold: float, id: str | None = None) -> ScoreResult:
+    def at_threshold(self, threshold: float, id: str | None = None) -> ScoredSnippet:
         """The same judgement under another threshold (and, optionally, another id)."""
         return dataclasses.replace(
             self,

@@ -19,7 +19,7 @@ from eduscore.scoring.features.formats import hint_format
 from eduscore.scoring.files import MAX_FILE_UNITS, SINGLE_UNIT_CHARS, FileModel, FilePlan
 from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
 from eduscore.scoring.model import Head
-from eduscore.scoring.results import ScoreResult, Snippet, to_label
+from eduscore.scoring.results import ScoredSnippet, Snippet, to_label
 from eduscore.scoring.tiers import (
     CASCADE,
     FAST,
@@ -38,7 +38,7 @@ __all__ = [
     "FAST",
     "FULL",
     "TIERS",
-    "ScoreResult",
+    "ScoredSnippet",
     "Scorer",
     "Snippet",
     "design_matrix",
@@ -85,12 +85,9 @@ class Scorer:
         self.full, self.fast, self.head, self.lexical = full, fast, main, lexical
         self.file_models = dict(file_models or {})
         self.threshold, self.max_file_units = threshold, max_file_units
-        self.band = cascade_band(main.metadata)
-        self.tiers = tuple(
-            t
-            for t, ok in ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.band))
-            if ok
-        )
+        self.cascade_band = cascade_band(main.metadata)
+        ok = ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.cascade_band))
+        self.tiers = tuple(t for t, has in ok if has)
         if tier not in self.tiers:
             raise TierUnavailable(f"tier {tier!r} is not loaded; this scorer has {self.tiers}")
         self.default_tier = tier
@@ -127,7 +124,7 @@ class Scorer:
 
     @property
     def signal_names(self) -> list[str]:
-        """The names in every ScoreResult.signals, in the order the heads read them."""
+        """The names in every ScoredSnippet.signals, in the order the heads read them."""
         return self.head.feature_names
 
     @property
@@ -191,7 +188,9 @@ class Scorer:
             return [snippet]
         return [dataclasses.replace(snippet, code=u.code, language=plan.fmt) for u in plan.units]
 
-    def judge(self, snippet: Snippet, plan: FilePlan, scored: Sequence[ScoreResult]) -> ScoreResult:
+    def judge(
+        self, snippet: Snippet, plan: FilePlan, scored: Sequence[ScoredSnippet]
+    ) -> ScoredSnippet:
         """The input's result from its units' results (`units_of`, scored): the one unit's own,
         or the file model's judgement of them."""
         if plan.single:
@@ -201,7 +200,7 @@ class Scorer:
 
     def score_batch(
         self, snippets: Sequence[Snippet], threshold: float | None = None
-    ) -> list[ScoreResult]:
+    ) -> list[ScoredSnippet]:
         """Score inputs (snippets or whole files) in as few model calls as their tiers allow;
         results in input order. A file's units are scored together with the other inputs."""
         plans = [self.plan(s) for s in snippets]
@@ -215,7 +214,7 @@ class Scorer:
 
     def score_units(
         self, snippets: Sequence[Snippet], threshold: float | None = None
-    ) -> list[ScoreResult]:
+    ) -> list[ScoredSnippet]:
         """Score snippets as units (no splitting), in as few model calls as their tiers allow."""
         if not snippets:
             return []
@@ -225,7 +224,7 @@ class Scorer:
         first = [i for i, t in enumerate(wanted) if t != FULL]
         if first:
             self._apply(FAST, first, snippets, signals, decided)
-            lo, hi = self.band or (0.0, 0.0)
+            lo, hi = self.cascade_band or (0.0, 0.0)
             for i in first:
                 if wanted[i] == CASCADE and lo <= decided[i][0] < hi:  # type: ignore[index]
                     decided[i] = None  # close to the line: the encoder decides
@@ -255,7 +254,7 @@ class Scorer:
         signals: list[dict[str, float]],
         decided: list[tuple[float, int, bool, str] | None],
         threshold: float | None,
-    ) -> list[ScoreResult]:
+    ) -> list[ScoredSnippet]:
         t = self.threshold if threshold is None else threshold
         version = self.head.version
         out = []
@@ -263,7 +262,7 @@ class Scorer:
             assert d is not None
             score, n_tokens, truncated, tier = d
             out.append(
-                ScoreResult(
+                ScoredSnippet(
                     id=s.id,
                     score=score,
                     label=to_label(score),

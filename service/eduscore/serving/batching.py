@@ -20,7 +20,7 @@ from typing import NoReturn
 from eduscore import metrics
 from eduscore.errors import DeadlineExpired, EduScoreError, QueueFull, ShuttingDown
 from eduscore.scoring.cache import ResultCache, content_key
-from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
+from eduscore.scoring.scorer import ScoredSnippet, Scorer, Snippet
 from eduscore.serving.delivery import call_soon, resolve, settle
 from eduscore.serving.queue import Pending, WorkQueue
 
@@ -119,7 +119,7 @@ class MicroBatcher:
     # ---- producer side (event loop) --------------------------------------------------------
     def submit(
         self, snippets: Sequence[Snippet], *, deadline: float | None = None, waits: bool = False
-    ) -> list[asyncio.Future[ScoreResult]]:
+    ) -> list[asyncio.Future[ScoredSnippet]]:
         """Futures for `snippets`, in order; cache hits are already resolved. `waits`: the caller
         waits for room on QueueFull, so that is no refusal and is not counted as one.
 
@@ -131,11 +131,11 @@ class MicroBatcher:
         loop = self._loop
         if loop is None or self._stopping or self._failure is not None:
             self._refuse(ShuttingDown(_STOPPED), "shutting_down", len(snippets))
-        futures: list[asyncio.Future[ScoreResult]] = []
+        futures: list[asyncio.Future[ScoredSnippet]] = []
         pending: list[Pending] = []
         now = time.monotonic()
         for snip in snippets:
-            fut: asyncio.Future[ScoreResult] = loop.create_future()
+            fut: asyncio.Future[ScoredSnippet] = loop.create_future()
             key = content_key(snip.code, snip.language, snip.tier)
             hit = self.cache.get(key)
             if hit is not None:
@@ -181,7 +181,7 @@ class MicroBatcher:
 
     async def submit_when_ready(
         self, snippet: Snippet, *, deadline: float | None = None
-    ) -> asyncio.Future[ScoreResult]:
+    ) -> asyncio.Future[ScoredSnippet]:
         """Like `submit` for one snippet, but waits for queue space instead of failing."""
         assert self._space is not None, "start() first"
         while True:

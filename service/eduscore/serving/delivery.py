@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from eduscore.scoring.scorer import ScoreResult
+from eduscore.scoring.scorer import ScoredSnippet
 from eduscore.serving.queue import Pending
 
 
@@ -31,7 +31,7 @@ def settle(future: asyncio.Future[None], error: BaseException | None) -> None:
 def resolve(
     loop: asyncio.AbstractEventLoop | None,
     batch: list[Pending],
-    outcome: Sequence[ScoreResult] | BaseException,
+    outcome: Sequence[ScoredSnippet] | BaseException,
 ) -> None:
     """Set each item's future to its result (or all to one error), on the loop's thread."""
 

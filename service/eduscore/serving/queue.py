@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from eduscore import metrics
 from eduscore.errors import Overloaded, QueueFull
-from eduscore.scoring.scorer import ScoreResult, Snippet
+from eduscore.scoring.scorer import ScoredSnippet, Snippet
 
 
 @dataclass(slots=True)
@@ -22,7 +22,7 @@ class Pending:
     """One queued snippet and the future its caller awaits."""
 
     snippet: Snippet
-    future: asyncio.Future[ScoreResult]
+    future: asyncio.Future[ScoredSnippet]
     key: bytes
     cost: int  # estimated encoder tokens, for --max-batch-tokens
     size: int  # UTF-8 bytes of the code, for --max-queue-bytes

@@ -17,7 +17,7 @@ import grpc
 from eduscore import __version__, metrics
 from eduscore.config import Settings
 from eduscore.errors import ShuttingDown
-from eduscore.scoring.scorer import Scorer, ScoreResult
+from eduscore.scoring.scorer import ScoredSnippet, Scorer
 from eduscore.serving import validation
 from eduscore.serving.batching import MicroBatcher
 from eduscore.serving.status import abort_for
@@ -60,7 +60,7 @@ def _observe(results: list[pb.ScoreResult]) -> None:
         metrics.decisions.labels("keep" if r.keep else "drop").inc()
 
 
-async def _gather(futures: list[asyncio.Future[ScoreResult]]) -> list[ScoreResult]:
+async def _gather(futures: list[asyncio.Future[ScoredSnippet]]) -> list[ScoredSnippet]:
     """Await every future; if the RPC is cancelled, cancel them so the worker skips them."""
     try:
         return list(await asyncio.gather(*futures))
@@ -260,8 +260,8 @@ def tier_infos(scorer: Scorer) -> dict[str, pb.TierInfo]:
             max_seq_length=enc.max_seq_length,
             metrics={k: float(cv[k]) for k in _HEADLINE if isinstance(cv.get(k), int | float)},
         )
-        if name == "cascade" and scorer.band:
-            info.band_lo, info.band_hi = scorer.band
+        if name == "cascade" and scorer.cascade_band:
+            info.band_lo, info.band_hi = scorer.cascade_band
             info.escalated_share = float(row.get("escalated_share", 0.0))
         out[name] = info
     return out

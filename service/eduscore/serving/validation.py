@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from eduscore.errors import InvalidInput
-from eduscore.scoring.scorer import TIERS, Scorer, ScoreResult, Snippet, normalize_language
+from eduscore.scoring.scorer import TIERS, ScoredSnippet, Scorer, Snippet, normalize_language
 from eduscore.v1 import eduscore_pb2 as pb
 
 
@@ -64,7 +64,7 @@ def batch_of(
     ]
 
 
-def result_message(result: ScoreResult, threshold: float, snippet_id: str) -> pb.ScoreResult:
+def result_message(result: ScoredSnippet, threshold: float, snippet_id: str) -> pb.ScoreResult:
     """The wire form of a result, judged at `threshold` and carrying the caller's id."""
     r = result.at_threshold(threshold, id=snippet_id)
     return pb.ScoreResult(

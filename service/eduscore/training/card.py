@@ -38,13 +38,13 @@ def _tuned(enc: dict[str, Any]) -> str:
     )
 
 
-def _band(meta: dict[str, Any]) -> str:
-    band = meta.get("calibration", {}).get("band") or [None, None]
-    if None in band:
+def _borderline(meta: dict[str, Any]) -> str:
+    edges = meta.get("calibration", {}).get("borderline") or [None, None]
+    if None in edges:
         return ""
     return (
-        f"; raw outputs {band[0]:.3f}-{band[1]:.3f}, where the share of keep-worthy units rises"
-        " from 1/4 to 3/4, map linearly onto the borderline band 2.5-3.5"
+        f"; raw outputs {edges[0]:.3f}-{edges[1]:.3f}, where the share of keep-worthy units rises"
+        " from 1/4 to 3/4, map linearly onto the borderline range 2.5-3.5"
     )
 
 
@@ -91,13 +91,17 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         *_stacked(meta),
         "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile, a"
         " token model for programming languages"
-        + (f", trained on `{det['trained_on'].get('pool', '')}` and the sources its metadata lists" if det.get("trained_on") else "")
+        + (
+            f", trained on `{det['trained_on'].get('pool', '')}` and the sources its metadata lists"
+            if det.get("trained_on")
+            else ""
+        )
         + "); a request's `language` hint is not used"
         + ("" if not meta.get("uses_language_hint") else " (it is, for this model)")
         + ", so a hint that contradicts the text changes nothing.",
         "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
         " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
-        f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_band(meta)}) and"
+        f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_borderline(meta)}) and"
         " `metadata.json`.",
         f"- Trained on `{data['path']}` sha256 `{data['sha256']}`: {data['n_units']} units from"
         f" {data['n_groups']} packages; label counts {data['label_counts']}.",

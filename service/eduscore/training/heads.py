@@ -23,8 +23,8 @@ from eduscore.training.folds import package_folds
 
 #: The design matrix is [signals | embedding] (scorer.design_matrix).
 N_SIGNALS = len(features.FEATURE_NAMES)
-#: Keep-worthy shares at the borderline band's edges (scores 2.5 and 3.5).
-BAND_SHARES = (0.25, 0.75)
+#: Keep-worthy shares at the borderline range's edges (scores 2.5 and 3.5).
+BORDERLINE_SHARES = (0.25, 0.75)
 
 
 class EduScoreHead(RegressorMixin, BaseEstimator):
@@ -141,7 +141,7 @@ def fit_calibration(
     hi = IsotonicRegression(y_min=3.0, y_max=5.0, out_of_bounds="clip").fit(
         np.r_[c, raw[above]], np.r_[3.0, labels[above]]
     )
-    band_lo, band_hi = borderline_band(raw, labels, c)
+    borderline_lo, borderline_hi = borderline_range(raw, labels, c)
     return BoundaryCalibration(
         c=c,
         eps=eps,
@@ -149,22 +149,23 @@ def fit_calibration(
         lo_y=lo.y_thresholds_.tolist(),
         hi_x=hi.X_thresholds_.tolist(),
         hi_y=hi.y_thresholds_.tolist(),
-        band_lo=band_lo,
-        band_hi=band_hi,
+        borderline_lo=borderline_lo,
+        borderline_hi=borderline_hi,
     )
 
 
-def borderline_band(
+def borderline_range(
     raw: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], c: float
 ) -> tuple[float, float]:
-    """Raw outputs where the share of keep-worthy units (isotonic in raw) rises from BAND_SHARES[0]
-    to BAND_SHARES[1]: the units a stricter or looser threshold should move (calibration.py)."""
+    """Raw outputs where the share of keep-worthy units (isotonic in raw) rises from
+    BORDERLINE_SHARES[0] to BORDERLINE_SHARES[1]: the units a stricter or looser threshold should
+    move (calibration.py)."""
     from sklearn.isotonic import IsotonicRegression
 
     share = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     share.fit(raw, (labels >= KEEP_AT).astype(np.float64))
     xs, ps = share.X_thresholds_, share.y_thresholds_
     # First raw output whose share reaches q (the shares rise with raw); past the end, the last.
-    lo, hi = (float(xs[min(np.searchsorted(ps, q), len(xs) - 1)]) for q in BAND_SHARES)
-    step = 1e-3  # the band always straddles the cut, however the shares fall
+    lo, hi = (float(xs[min(np.searchsorted(ps, q), len(xs) - 1)]) for q in BORDERLINE_SHARES)
+    step = 1e-3  # the range always straddles the cut, however the shares fall
     return round(min(lo, c - step), 4), round(max(hi, c + step), 4)

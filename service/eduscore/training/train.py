@@ -113,7 +113,7 @@ def _metadata(
         "calibration": {
             "method": "boundary-pinned isotonic",
             "cut": cal.c,
-            "band": [cal.band_lo, cal.band_hi],
+            "borderline": [cal.borderline_lo, cal.borderline_hi],
             "inner_folds": head.inner_folds,
         },
         "default_threshold": 3.0,
