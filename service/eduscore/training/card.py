@@ -89,16 +89,17 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         " (Python read with `ast`, JavaScript/TypeScript, Go, Java, Rust, C/C++ and shell with"
         " tree-sitter): " + ", ".join("`" + n + "`" for n in meta["feature_names"]) + ".",
         *_stacked(meta),
-        "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile, a"
-        " token model for programming languages"
+        "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile,"
+        " a token model for twelve programming languages, `other` code and prose"
         + (
-            f", trained on `{det['trained_on'].get('pool', '')}` and the sources its metadata lists"
+            f", trained on `{det['trained_on'].get('pool', '')}` and the sources its metadata"
+            " lists, never this corpus"
             if det.get("trained_on")
             else ""
         )
-        + "); a request's `language` hint is not used"
-        + ("" if not meta.get("uses_language_hint") else " (it is, for this model)")
-        + ", so a hint that contradicts the text changes nothing.",
+        + "); a request's `language` hint decides where the text allows it (a hint the"
+        " detector finds implausible is overruled), and training reads each unit's language"
+        " as that hint.",
         "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
         " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
         f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_borderline(meta)}) and"

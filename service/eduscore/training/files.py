@@ -185,4 +185,21 @@ def train_files(
         record[tier] = metrics
         log.info("files %s: %s; baselines %s", tier, _headline(metrics), metrics["baselines"])
     record["data"] = {"path": files.path, "sha256": files.sha256, "n_files": len(files)}
+    record["scored"] = scored_record(files, scored, mapped)
     return models, record
+
+
+def scored_record(files: LabelledSet, scored: ScoredFiles, groups: list[str]) -> list[dict]:
+    """Per file: id, label, group, its units (kind, lines, characters) and out-of-fold scores per
+    tier; no code. What research/ refits aggregation variants on without retraining."""
+    out = []
+    for i, plan in enumerate(scored.plans):
+        out.append({
+            "id": files.ids[i], "label": float(files.labels[i]), "group": groups[i],
+            "language": files.languages[i], "fmt": plan.fmt, "n_chars": plan.n_chars,
+            "generated": plan.generated,
+            "units": [[u.kind, u.start_line, u.end_line, len(u.code)] for u in plan.units],
+            **{f"{t}_scores": [round(v, 5) for v in scored.units[t][i]] for t in (FULL, FAST)},
+            **{f"{t}_naive": round(scored.naive[t][i], 5) for t in (FULL, FAST)},
+        })  # fmt: skip
+    return out

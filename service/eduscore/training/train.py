@@ -3,6 +3,7 @@ metadata, card and report; the previous model is replaced only when all of it is
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import tempfile
@@ -190,6 +191,10 @@ def _train_files(
     models, record = file_training.train_files(files, data, scorers, n_splits)
     models[FULL].save(stage)
     models[FAST].save(stage / FAST_DIR)
+    scored = record.pop("scored")
+    (stage / "files_oof.json").write_text(json.dumps(scored, separators=(",", ":")) + "\n")
+    for tier in (FULL, FAST):
+        record[tier].pop("oof", None)
     return record
 
 
