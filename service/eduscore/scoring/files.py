@@ -5,7 +5,9 @@ An input of at most SINGLE_UNIT_CHARS characters (the size of the units the unit
 trained on) is one unit and scores exactly as a snippet always has. A longer input is split
 (`units.split`), every unit is scored by the tier's unit model, and `FileModel.judge` turns the
 unit scores into the file's score. The model is plain JSON (a ridge and a calibration): judging
-needs NumPy only.
+needs NumPy only. Its output is shifted so the keep line falls at 3.0, nothing more: a
+monotone curve (the unit head's calibration) ties files on its flat steps, and ranking files
+is half of what the model is judged on (research/file_model.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from eduscore.errors import ModelLoadError
-from eduscore.scoring.calibration import BoundaryCalibration
 from eduscore.scoring.features.formats import FORMATS, GENERATED_RE, LICENSE_RE, has_marker
 from eduscore.scoring.results import FULL, ScoredSnippet, UnitResult, to_label
 from eduscore.scoring.units import MAX_UNIT_CHARS, Unit, split
@@ -156,24 +157,25 @@ def judge_file(
 
 @dataclass(frozen=True, slots=True)
 class FileModel:
-    """Ridge on the aggregates, then the unit model's kind of calibration (keep line at 3)."""
+    """A ridge on the aggregates; its output shifted so that `cut` (the raw output that best
+    separated keep-worthy files out of fold) lands on the keep line 3.0."""
 
     coef: tuple[float, ...]
     intercept: float
-    calibration: BoundaryCalibration
+    cut: float
     metadata: dict[str, Any]
 
     def judge(self, plan: FilePlan, scores: Sequence[float]) -> float:
         """The file's 0-5 score from its units' scores."""
         raw = float(np.dot(self.coef, aggregate(plan, scores))) + self.intercept
-        return float(self.calibration.apply([raw])[0])
+        return min(max(raw - self.cut + KEEP_AT, 0.0), 5.0)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "aggregates": list(AGGREGATES),
             "coef": list(self.coef),
             "intercept": self.intercept,
-            "calibration": self.calibration.to_dict(),
+            "cut": self.cut,
             "metadata": self.metadata,
         }
 
@@ -190,7 +192,7 @@ class FileModel:
             return cls(
                 coef=tuple(float(v) for v in doc["coef"]),
                 intercept=float(doc["intercept"]),
-                calibration=BoundaryCalibration.from_dict(doc["calibration"]),
+                cut=float(doc["cut"]),
                 metadata=dict(doc.get("metadata") or {}),
             )
         except (ValueError, KeyError, TypeError) as exc:

@@ -208,9 +208,14 @@ def detect_format(
 HINT_MIN_P = 0.02
 
 
+#: A language whose code is (nearly all) valid code of another: a hint for the larger one is
+#: right whatever the detector prefers (C in a .cpp file, untyped code in a .ts file).
+_SUPERSETS = {"cpp": "c", "typescript": "javascript"}
+
+
 def _plausible(wanted: str, found: str, code: str) -> bool:
-    if found in ("text", "other"):
-        return True  # the text does not say what it is: the caller knows better
+    if found in ("text", "other") or _SUPERSETS.get(wanted) == found:
+        return True  # the text does not say otherwise: the caller knows better
     if wanted not in PROGRAMMING_LANGUAGES:  # a data format, sql or text
         return found not in PROGRAMMING_LANGUAGES
     detector = language_id.shipped()
