@@ -35,7 +35,7 @@ bench: $(STAMP)  ## throughput/latency against the in-process ceiling
 	$(PY) -m bench
 
 train: $(STAMP)  ## retrain models/current: the encoder tuned per fold, then on all (~70 min cold, minutes cached)
-	$(VENV)/bin/eduscore train --data ../shared/data/edu-annotations/corpus.jsonl --files ../shared/data/edu-annotations/files.jsonl --out models/current
+	$(VENV)/bin/eduscore train --data ../shared/data/edu-annotations/corpus.jsonl --files ../shared/data/edu-annotations/files.jsonl --pool ../shared/data/code-pool/pool.jsonl.gz --out models/current
 
 docs: $(STAMP)  ## rewrite README.md's figures from models/current and bench/results (after train or bench)
 	$(PY) -m bench.report

@@ -36,6 +36,9 @@ def _add_train(train: argparse.ArgumentParser) -> None:
         help="whole files labelled as wholes (JSONL like --data): fits the file model that judges"
         " a long input from its units' scores",
     )
+    train.add_argument(
+        "--pool", default="", help="unlabelled JSONL(.gz) whose language detection the card shows"
+    )
     train.add_argument("--out", default="models/current", help="model directory to write")
     train.add_argument("--folds", type=int, default=5, help="GroupKFold splits by package")
     train.add_argument("--encoder", default="", help="sentence-transformers directory")
@@ -194,6 +197,7 @@ def _train(args: argparse.Namespace) -> int:
         finetune=finetune,
         fast=args.fast,
         files=read_labelled(args.files) if args.files else None,
+        pool=args.pool or None,
     )
     print(f"saved {out.model_dir}: grouped-CV {headline(out.cv)}")
     return 0

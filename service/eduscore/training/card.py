@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eduscore.training.card_sections import _num, _row, detection_section, files_section
+
 _HEADLINE = (
     "f1_keep",
     "precision_keep",
@@ -16,14 +18,6 @@ _HEADLINE = (
     "within_one",
     "min_package_f1",
 )
-
-
-def _row(values: list[Any]) -> str:
-    return "| " + " | ".join(str(v) for v in values) + " |"
-
-
-def _num(v: Any) -> str:
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
 def _tuned(enc: dict[str, Any]) -> str:
@@ -245,7 +239,7 @@ def render(meta: dict[str, Any], notes: str = "") -> str:
     lines += [_row(["", *range(6)]), _row(["---"] * 7)]
     lines += [_row([i, *row]) for i, row in enumerate(cv["confusion"])]
     lines += ["", "![confusion](confusion.png) ![score vs label](score_vs_label.png)", ""]
-    lines += tiers_section(meta)
+    lines += tiers_section(meta) + files_section(meta) + detection_section(meta)
     if notes:
         lines += ["", notes.rstrip(), ""]
     return "\n".join(lines)

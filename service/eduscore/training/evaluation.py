@@ -26,6 +26,10 @@ LANGUAGE_GROUPS = {
     "java": "Java",
     "c": "C/C++",
     "cpp": "C/C++",
+    "csharp": "C#",
+    "php": "PHP",
+    "ruby": "Ruby",
+    "swift": "Swift",
     "shell": "shell",
 }
 

@@ -22,6 +22,7 @@ from eduscore.scoring.features import language_id
 from eduscore.scoring.model import TUNED_ENCODER_DIR
 from eduscore.scoring.tiers import FAST, FAST_DIR, FULL, signal_names
 from eduscore.training import artifacts, card
+from eduscore.training.card_sections import detection_record
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet
 from eduscore.training.designs import build_design, signals_of, tuned_designs, tuned_encoder
@@ -211,6 +212,7 @@ def train(
     fast: bool = True,
     lexical: bool = True,
     files: LabelledSet | None = None,
+    pool: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Cross-validate `head` (default: the recipe's), fit it on all data, write the model.
@@ -221,7 +223,8 @@ def train(
     signal of both tiers (training/stacked.py). `finetune`: the encoder is tuned per outer fold
     on its training packages, then on all data, and shipped in fp16 as `encoder/`. `files`:
     whole files labelled as wholes, for the file model of both tiers (training/files.py; needs
-    the fast tier)."""
+    the fast tier). `pool`: unlabelled code whose language the card's detection table also
+    measures."""
     started = time.monotonic()
     base = Embedder(encoder)
     signals = signals_of(data, progress)
@@ -248,6 +251,7 @@ def train(
         enc = _encoder_record(embedder, base, finetune)
         meta = _metadata(data, fitted, enc, result.metrics, version, time.monotonic() - started)
         meta.update(feature_names=names, **({"stacked": stacked.record()} if stacked else {}))
+        meta["language_detection"] = detection_record(data.languages, data.codes, pool)
         if fast:
             fast_tier = train_fast(
                 data, signals, stage, base=base, full_meta=meta, full_oof=result.oof,
