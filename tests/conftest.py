@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "current"
 CORPUS = ROOT.parent / "shared" / "data" / "edu-annotations" / "corpus.jsonl"
+FILES = CORPUS.with_name("files.jsonl")
 START_TIMEOUT_S = 240
 
 

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 
 from eduscore.scoring import features
+from eduscore.scoring.files import FileModel
 from eduscore.scoring.scorer import Scorer, Snippet
 from eduscore.training.data import read_labelled
 from eduscore.training.evaluate import evaluate, training_data_note
 from eduscore.training.evaluation import compute_metrics
+from eduscore.training.files import corpus_group
 from eduscore.training.train import train
 
-from .conftest import CORPUS
+from .conftest import CORPUS, FILES
 from .snippets import SETTINGS, TEXTBOOK
 
 PACKAGES = {"algorithms", "gh_actions_starter-workflows", "requests", "boltons"}
@@ -64,7 +66,8 @@ def test_metrics_on_known_values() -> None:
 
 def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None:
     data = read_labelled(slice_path)
-    out = train(data, tmp_path / "model", n_splits=2, progress=False)
+    files = read_labelled(files_path)
+    out = train(data, tmp_path / "model", n_splits=2, files=files, progress=False)
     meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
     assert meta["training_data"]["sha256"] == data.sha256
     assert meta["training_data"]["n_units"] == 180
@@ -91,6 +94,19 @@ def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None
     assert lo <= 3.0 <= hi and "## Tiers" in (tmp_path / "model" / "README.md").read_text()
     fast = Scorer.load(str(tmp_path / "model"), tier="fast").score_batch([Snippet(code=TEXTBOOK)])
     assert fast[0].tier == "fast" and 0.0 <= fast[0].score <= 5.0
+    # Whole files: each tier's file model, measured in grouped CV against the baselines, and
+    # the out-of-fold unit scores it was fitted on (no code) for research.
+    for tier, where in (("full", tmp_path / "model"), ("fast", tmp_path / "model" / "fast")):
+        assert FileModel.load(where) is not None
+        record = meta["files"][tier]
+        assert 0.0 <= record["f1_keep"] <= 1.0 and {"naive", "max"} <= set(record["baselines"])
+    assert meta["files"]["data"]["n_files"] == len(files)
+    oof = json.loads((tmp_path / "model" / "files_oof.json").read_text())
+    assert len(oof) == len(files) and all("code" not in row for row in oof)
+    assert "## Whole files" in (tmp_path / "model" / "README.md").read_text()
+    long_file = files.codes[0]
+    (judged,) = scorer.score_batch([Snippet(code=long_file, language=files.languages[0])])
+    assert len(judged.units) > 1 and judged.language == files.languages[0]
 
     # A run that fails half-way (here: more folds than packages, after the signals and the
     # embeddings) leaves the model it would have replaced as it was, and no staging debris.
@@ -105,6 +121,27 @@ def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     again = Scorer.load(str(tmp_path / "model")).score_batch([Snippet(code=TEXTBOOK)])[0]
     assert again.score == book.score
+
+
+@pytest.fixture(scope="module")
+def files_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Whole files of the slice's packages (requests' GitHub repository is the corpus's
+    `requests`) and of two packages the slice lacks."""
+    rows = [json.loads(line) for line in FILES.open()]
+    picked = [r for r in rows if r["package"] == "gh_psf_requests"][:4]
+    picked += [r for r in rows if r["package"] == "gh_TheAlgorithms_Python"][:4]
+    picked += [r for r in rows if r["language"] == "yaml"][:2]
+    path = tmp_path_factory.mktemp("files") / "files.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in picked))
+    return path
+
+
+def test_a_github_repository_is_the_same_group_as_its_release() -> None:
+    groups = {"requests", "more_itertools", "gh_libuv_libuv"}
+    assert corpus_group("gh_psf_requests", groups) == "requests"
+    assert corpus_group("gh_more-itertools_more-itertools", groups) == "more_itertools"
+    assert corpus_group("gh_libuv_libuv", groups) == "gh_libuv_libuv"
+    assert corpus_group("gh_someone_unknown", groups) == "gh_someone_unknown"
 
 
 def out_fast_f1(tmp_path: Path) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 
 from eduscore.errors import InvalidInput, TierUnavailable
 from eduscore.scoring import features, files
-from eduscore.scoring.features.formats import hint_format
+from eduscore.scoring.features.detection import hint_format
 from eduscore.scoring.files import MAX_FILE_UNITS, SINGLE_UNIT_CHARS, FileModel, FilePlan
 from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
 from eduscore.scoring.model import Head

@@ -84,6 +84,32 @@ def training_data_note(metrics: dict[str, Any]) -> str:
     )
 
 
+def _holdout(
+    scorer: Scorer, data: Any, batch_size: int, progress: bool
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The shipped model's scores of every row (a whole file is judged as served) and metrics."""
+    scores = np.zeros(len(data))
+    formats = [""] * len(data)
+    for start in tqdm(
+        range(0, len(data), batch_size), desc="scoring", unit="batch", disable=not progress
+    ):
+        end = start + batch_size
+        rows = zip(
+            data.ids[start:end], data.codes[start:end], data.languages[start:end], strict=True
+        )
+        results = scorer.score_batch([Snippet(id=i, code=c, language=lang) for i, c, lang in rows])
+        scores[start : start + len(results)] = [r.score for r in results]
+        formats[start : start + len(results)] = [r.language for r in results]
+    metrics = compute_metrics(
+        data.labels,
+        scores,
+        groups=data.groups if any(data.groups) else None,
+        formats=formats,
+        languages=[language_group(lang) for lang in data.languages],
+    )
+    return scores, metrics
+
+
 def evaluate(
     data_path: str | Path,
     *,
@@ -109,38 +135,16 @@ def evaluate(
         scores, metrics = result.oof, result.metrics
         title = f"{type(head).__name__}: {cv}-fold CV grouped by package"
     else:
-        scores = np.zeros(len(data))
-        formats = [""] * len(data)
-        for start in tqdm(
-            range(0, len(data), batch_size), desc="scoring", unit="batch", disable=not progress
-        ):
-            chunk = [
-                Snippet(id=i, code=c, language=lang)
-                for i, c, lang in zip(
-                    data.ids[start : start + batch_size],
-                    data.codes[start : start + batch_size],
-                    data.languages[start : start + batch_size],
-                    strict=True,
-                )
-            ]
-            results = scorer.score_batch(chunk)
-            scores[start : start + len(chunk)] = [r.score for r in results]
-            formats[start : start + len(chunk)] = [r.language for r in results]
-        has_groups = any(data.groups)
-        metrics = compute_metrics(
-            data.labels,
-            scores,
-            groups=data.groups if has_groups else None,
-            formats=formats,
-            languages=[language_group(lang) for lang in data.languages],
-        )
+        scores, metrics = _holdout(scorer, data, batch_size, progress)
         title = f"model {scorer.model_version}"
-    metrics["model_version"] = scorer.model_version
-    metrics["data_sha256"] = data.sha256
     trained_on = str(scorer.metadata.get("training_data", {}).get("sha256", ""))
-    metrics["model_training_data_sha256"] = trained_on
-    metrics["trained_on_this_data"] = trained_on == data.sha256
-    metrics["data"] = Path(data.path).name
+    metrics.update(
+        model_version=scorer.model_version,
+        data_sha256=data.sha256,
+        model_training_data_sha256=trained_on,
+        trained_on_this_data=trained_on == data.sha256,
+        data=Path(data.path).name,
+    )
     metrics["mode"] = f"grouped-cv-{cv}" if cv else "holdout"
     write_report(out_dir, metrics, data.labels, scores, title=title)
     print(headline(metrics))

@@ -174,17 +174,16 @@ def _fold_embedders(
 def _train_files(
     files: LabelledSet,
     data: LabelledSet,
-    full_cv: Any,
-    fast_tier: Any,
-    stacked: Any,
-    embedders: list[Embedder],
+    folds: tuple[Any, Any, Any, list[Embedder]],
     names: list[str],
     stage: Path,
     n_splits: int,
 ) -> dict[str, Any]:
-    """Both tiers' file models saved in `stage` (and `stage/fast`); their CV record."""
+    """Both tiers' file models saved in `stage` (and `stage/fast`); their CV record. `folds`:
+    what each outer fold trained (full-tier CV, fast tier, stacked signal, fold encoders)."""
     from eduscore.training import files as file_training
 
+    full_cv, fast_tier, stacked, embedders = folds
     scorers = file_training.fold_scorers(
         embedders, full_cv.models, fast_tier.embedder, fast_tier.fold_heads,
         stacked.fold_models if stacked is not None else (), names,
@@ -197,6 +196,33 @@ def _train_files(
     for tier in (FULL, FAST):
         record[tier].pop("oof", None)
     return record
+
+
+def _fast_and_files(
+    meta: dict[str, Any],
+    data: LabelledSet,
+    signals: list[dict[str, float]],
+    stage: Path,
+    base: Embedder,
+    result: Any,
+    stacked: Any,
+    files: LabelledSet | None,
+    finetune: FinetuneConfig | None,
+    run: dict[str, Any],
+) -> None:
+    """The fast tier in `stage/fast` and, with `files`, both tiers' file models; their records
+    into `meta` (`run`: the cache dir, the model being replaced, folds, progress)."""
+    n_splits = run["n_splits"]
+    fast_tier = train_fast(
+        data, signals, stage, base=base, full_meta=meta, full_oof=result.oof,
+        cache_dir=run["work"], previous=run["out_dir"], n_splits=n_splits, stacked=stacked,
+        progress=run["progress"],
+    )  # fmt: skip
+    meta["tiers"] = fast_tier.record
+    if files is not None:
+        embedders = _fold_embedders(base, data, finetune, n_splits, run["work"])
+        folds = (result, fast_tier, stacked, embedders)
+        meta["files"] = _train_files(files, data, folds, meta["feature_names"], stage, n_splits)
 
 
 def train(
@@ -217,14 +243,11 @@ def train(
 ) -> TrainResult:
     """Cross-validate `head` (default: the recipe's), fit it on all data, write the model.
 
-    `fast`: the fast tier is distilled from the untuned `base` encoder (one tuned on all labels
-    would leak them into its CV), trained in the same grouped CV; the cascade band is fitted on
-    both tiers' out-of-fold scores. `lexical`: a cross-fitted TF-IDF ridge estimate is one more
-    signal of both tiers (training/stacked.py). `finetune`: the encoder is tuned per outer fold
-    on its training packages, then on all data, and shipped in fp16 as `encoder/`. `files`:
-    whole files labelled as wholes, for the file model of both tiers (training/files.py; needs
-    the fast tier). `pool`: unlabelled code whose language the card's detection table also
-    measures."""
+    `fast`: the fast tier, distilled from the untuned `base` (a tuned one would leak labels into
+    its CV), in the same folds; the cascade band from both tiers' out-of-fold scores. `lexical`:
+    a cross-fitted TF-IDF ridge estimate as a signal (training/stacked.py). `finetune`: the
+    encoder tuned per fold, then on all, shipped in fp16. `files`: whole files for the file
+    models (training/files.py). `pool`: code whose language detection the card also shows."""
     started = time.monotonic()
     base = Embedder(encoder)
     signals = signals_of(data, progress)
@@ -241,8 +264,7 @@ def train(
         )  # fmt: skip
         stacked = lexical_signal(data, signals, n_splits) if lexical else None
         if stacked is not None:
-            x_cv = stacked.designs(x_cv)
-            x = with_column(x, stacked.final)
+            x_cv, x = stacked.designs(x_cv), with_column(x, stacked.final)
             stacked.model.save(stage)
         result = cross_validate(head, x_cv, data, n_splits=n_splits, progress=progress)
         log.info("cv: %s", headline(result.metrics))
@@ -253,17 +275,8 @@ def train(
         meta.update(feature_names=names, **({"stacked": stacked.record()} if stacked else {}))
         meta["language_detection"] = detection_record(data.languages, data.codes, pool)
         if fast:
-            fast_tier = train_fast(
-                data, signals, stage, base=base, full_meta=meta, full_oof=result.oof,
-                cache_dir=work, previous=out_dir, n_splits=n_splits, stacked=stacked,
-                progress=progress,
-            )  # fmt: skip
-            meta["tiers"] = fast_tier.record
-            if files is not None:
-                embedders = _fold_embedders(base, data, finetune, n_splits, work)
-                meta["files"] = _train_files(
-                    files, data, result, fast_tier, stacked, embedders, names, stage, n_splits
-                )
+            run = {"work": work, "out_dir": out_dir, "n_splits": n_splits, "progress": progress}
+            _fast_and_files(meta, data, signals, stage, base, result, stacked, files, finetune, run)
             meta["train_seconds"] = round(time.monotonic() - started, 1)
         artifacts.save_head(stage, fitted, meta)
         artifacts.save_oof(stage, data.ids, result.oof)

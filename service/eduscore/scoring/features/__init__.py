@@ -8,6 +8,7 @@ from typing import Any
 
 from eduscore.scoring import signal_errors
 from eduscore.scoring.features import python_walk, syntax
+from eduscore.scoring.features.detection import detect_format
 from eduscore.scoring.features.formats import (
     CI_RE,
     CONFIG_FORMATS,
@@ -20,7 +21,6 @@ from eduscore.scoring.features.formats import (
     URL_RE,
     WORD_RE,
     comment_stats,
-    detect_format,
     explanation_features,
     has_marker,
     log1p,
