@@ -64,7 +64,7 @@ def test_metrics_on_known_values() -> None:
     assert at[3.0]["f1_keep"] == pytest.approx(m["f1_keep"])
 
 
-def test_train_then_serve_the_artifact(slice_path: Path, tmp_path: Path) -> None:
+def test_train_then_serve_the_artifact(slice_path: Path, files_path: Path, tmp_path: Path) -> None:
     data = read_labelled(slice_path)
     files = read_labelled(files_path)
     out = train(data, tmp_path / "model", n_splits=2, files=files, progress=False)
@@ -256,16 +256,23 @@ def test_calibration_pins_the_keep_line_and_spreads_the_borderline() -> None:
 
 
 def test_training_builds_the_signals_the_scorer_serves(tmp_path: Path) -> None:
-    """A corpus hint the served model ignores must not reach the training signals either."""
+    """A unit's language reaches the training signals exactly as a request's hint reaches the
+    served ones: taken where the text allows it (untyped code in a .ts file is TypeScript),
+    overruled where it does not (Python labelled YAML is Python)."""
     from eduscore.scoring.embedding import Embedder
     from eduscore.scoring.scorer import feature_matrix
     from eduscore.training.designs import build_design
     from eduscore.training.heads import N_SIGNALS
 
-    row = {"id": "t", "code": TEXTBOOK, "label": 4, "language": "yaml", "package": "p"}
-    (tmp_path / "one.jsonl").write_text(json.dumps(row) + "\n")
-    data = read_labelled(tmp_path / "one.jsonl")
+    untyped = "export function twice(x) {\n  return x * 2;\n}\n"
+    rows = [
+        {"id": "t", "code": untyped, "label": 2, "language": "typescript", "package": "p"},
+        {"id": "y", "code": TEXTBOOK, "label": 4, "language": "yaml", "package": "p"},
+    ]
+    (tmp_path / "two.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = read_labelled(tmp_path / "two.jsonl")
     x = build_design(Embedder(""), data, progress=False)
-    served = feature_matrix([features.extract(TEXTBOOK, "")])
-    assert features.extract(TEXTBOOK, "yaml") != features.extract(TEXTBOOK, "")  # hint matters
+    served = feature_matrix([features.extract(untyped, "ts"), features.extract(TEXTBOOK, "yaml")])
     assert np.array_equal(x[:, :N_SIGNALS], served)
+    assert features.extract(untyped, "typescript") != features.extract(untyped, "")  # taken
+    assert features.extract(TEXTBOOK, "yaml") == features.extract(TEXTBOOK, "")  # overruled
