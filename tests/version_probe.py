@@ -1,8 +1,8 @@
 """Run under each Python by tests/test_python_versions.py, which compares what they print.
 
 `python version_probe.py signals` reads JSONL rows ({"id", "code"}) on stdin and prints, per row,
-the signals `features.extract(code)` measures (as exact hex floats) and whether the code parses
-as 3.11 parses it. `python version_probe.py client ADDRESS` scores the rows on a server with
+the signals `features.extract(code)` measures (as exact hex floats) and whether the signals read
+the whole code as Python. `python version_probe.py client ADDRESS` scores the rows on a server with
 `eduscore.client` alone (a client-only install has no numpy) and prints the results.
 Not collected by pytest: a script, so that it runs where only the package is installed.
 """
@@ -15,16 +15,13 @@ import sys
 
 def signals() -> None:
     from eduscore.scoring import features
-    from eduscore.scoring.features.python_ast import parse_311
+    from eduscore.scoring.features.python_ast import parse_python
 
     for line in sys.stdin:
         row = json.loads(line)
         values = features.extract(row["code"])
-        try:
-            parse_311(row["code"])
-            parses = True
-        except Exception:
-            parses = False
+        tree, whole = parse_python(row["code"])
+        parses = tree is not None and whole
         hexed = [values[name].hex() for name in features.FEATURE_NAMES]
         print(json.dumps({"id": row["id"], "signals": hexed, "parses": parses}))
 
