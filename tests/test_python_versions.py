@@ -41,7 +41,7 @@ PROBES = {
     "fstrings": "def pad(x, w):\n    return f\"{x!r:>{w}} {x=} {'}'}\" rf'\\d{w}'\n",
     "stdlib": "import distutils.core\nimport imp\nfrom cgi import escape\n\nescape(imp)\n",
     "builtins": "def stop():\n    raise PythonFinalizationError('late')\n",
-    "stub": "def f():\n    raise a(b(), c(), d(), e()) from NotImplementedError()\n",
+    "stub": "def f():\n    raise a(b(), c()) from NotImplementedError()\n",
     "escapes": "import re\nDIGITS = re.compile('\\d+\\.\\d*')\n",
 }
 
