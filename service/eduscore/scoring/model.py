@@ -75,8 +75,10 @@ def _single_thread_head() -> None:
     """
     import sys
 
-    from threadpoolctl import ThreadpoolController
-
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # `eduscore[fast]`: no scikit-learn, so no OpenMP team of its to pin
+        return
     torch = sys.modules.get("torch")
     openmp = ThreadpoolController().select(user_api="openmp").lib_controllers
     if torch is None:  # a fast-only process: micro-batches are small here too

@@ -1,11 +1,18 @@
-"""Python structure features, via ``ast.parse`` only: snippets are never executed."""
+"""Python structure features, via ``ast.parse`` only: snippets are never executed.
+
+The signals were defined on CPython 3.11, and every later Python parses as 3.11 did here: new
+syntax (PEP 695 type parameters, PEP 701 f-strings, ...) is a syntax error on all of them.
+"""
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
+import warnings
 
 from eduscore.scoring.features.formats import MAX_AST_NODES, MAX_PARSE_CHARS, log1p, ratio
+from eduscore.scoring.features.python_fstrings import accepted_by_311
 from eduscore.scoring.features.python_walk import PyWalk, docstring_text
 
 DOC_PARAMS_RE = re.compile(
@@ -22,6 +29,22 @@ DOC_EXAMPLES_RE = re.compile(
 )
 
 
+#: Whether this Python parses f-strings that 3.11 refused (PEP 701).
+_PEP_701 = sys.version_info >= (3, 12)
+
+
+def parse_311(src: str) -> ast.Module:
+    """`ast.parse` as CPython 3.11 parses, on any Python: raises SyntaxError where 3.11 did."""
+    with warnings.catch_warnings():
+        # Invalid escapes and the like warn on stderr from 3.12 on: the snippet is data, not ours.
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tree = ast.parse(src, feature_version=(3, 11))
+    if _PEP_701 and not accepted_by_311(src):
+        raise SyntaxError("an f-string CPython 3.11 refuses")
+    return tree
+
+
 def parse_python(code: str) -> tuple[ast.Module | None, bool]:
     """Parse Python; on failure, retry on prefixes ending before a top-level line.
 
@@ -29,14 +52,14 @@ def parse_python(code: str) -> tuple[ast.Module | None, bool]:
     """
     src = code[:MAX_PARSE_CHARS]
     try:
-        return ast.parse(src), len(code) <= MAX_PARSE_CHARS
+        return parse_311(src), len(code) <= MAX_PARSE_CHARS
     except Exception:
         pass
     lines = src.split("\n")
     starts = [i for i, ln in enumerate(lines) if i > 0 and ln[:1] not in ("", " ", "\t", "#")]
     for i in reversed(starts[-6:]):
         try:
-            tree = ast.parse("\n".join(lines[:i]))
+            tree = parse_311("\n".join(lines[:i]))
         except Exception:
             continue
         if tree.body:
@@ -105,6 +128,27 @@ def _docstring_signals(tree: ast.Module, c: PyWalk, n_lines: int, feats: dict[st
     feats["docstring_examples"] = float(bool(DOC_EXAMPLES_RE.search(joined)))
 
 
+def dump_311(node: object) -> str:
+    """`ast.dump(node)` as CPython 3.11 writes it: 3.13 leaves out empty lists and None fields,
+    which moves what the first 200 characters hold."""
+    if isinstance(node, ast.AST):
+        cls = type(node)
+        args = [
+            f"{name}={dump_311(value)}"
+            for name in cls._fields
+            if name != "type_params"  # 3.12's; never set in what 3.11 parses
+            and (value := getattr(node, name, _MISSING)) is not _MISSING
+            and not (value is None and getattr(cls, name, ...) is None)
+        ]
+        return f"{cls.__name__}({', '.join(args)})"
+    if isinstance(node, list):
+        return f"[{', '.join(dump_311(x) for x in node)}]"
+    return repr(node)
+
+
+_MISSING = object()
+
+
 def _is_stub(f: _FuncDef) -> bool:
     """Only docstrings/constants, `pass` or `raise NotImplemented...` in the body."""
     body = [
@@ -112,7 +156,7 @@ def _is_stub(f: _FuncDef) -> bool:
     ]
     return not body or all(
         isinstance(s, ast.Pass)
-        or (isinstance(s, ast.Raise) and "NotImplemented" in ast.dump(s)[:200])
+        or (isinstance(s, ast.Raise) and "NotImplemented" in dump_311(s)[:200])
         for s in body
     )
 

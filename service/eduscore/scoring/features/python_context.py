@@ -8,9 +8,7 @@ project internals"; level 3 needs "some explanation" that does more than repeat 
 from __future__ import annotations
 
 import ast
-import builtins
 import re
-import sys
 
 from eduscore.scoring.features import python_tokens
 from eduscore.scoring.features.formats import (
@@ -20,11 +18,12 @@ from eduscore.scoring.features.formats import (
     log1p,
     ratio,
 )
+from eduscore.scoring.features.python_names import BUILTINS as _BUILTINS
+from eduscore.scoring.features.python_names import STDLIB_MODULES
 from eduscore.scoring.features.python_walk import PyWalk, walk
 
 #: Modules a reader already knows: importing only these keeps a snippet self-contained.
-_STDLIB = frozenset(sys.stdlib_module_names)
-_BUILTINS = frozenset(dir(builtins))
+_STDLIB = STDLIB_MODULES
 
 
 def python_comments(
@@ -50,7 +49,10 @@ def _doc_name_overlap(docs: list[tuple[str, str]]) -> float:
         if words:
             parts = _name_parts(name)
             overlaps.append(ratio(sum(w.lower().rstrip("s") in parts for w in words), len(words)))
-    return ratio(sum(overlaps), len(overlaps))
+    total = 0.0  # left to right, as sum() added floats before 3.12 (it compensates since)
+    for overlap in overlaps:
+        total += overlap
+    return ratio(total, len(overlaps))
 
 
 def context_features(

@@ -4,25 +4,75 @@ The signals were defined on `tokenize.generate_tokens`, stopped at its first err
 tokenizer's loop (CPython 3.11 `tokenize._tokenize`, same regexes, same state machine) counting
 as it goes instead of building a `TokenInfo` per token, which was most of its cost; where
 `tokenize` raises, the scan stops with what it has counted, as the signals always did.
+The regexes are 3.11's, built here as `tokenize` builds them rather than read from it: 3.12 added
+`!` to its operators and 3.14 the t-string prefixes, which would count one snippet differently.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-import tokenize
 from dataclasses import dataclass, field
 
-_PSEUDO = re.compile(tokenize.PseudoToken, re.UNICODE).match
+
+def _group(*choices: str) -> str:
+    return "(" + "|".join(choices) + ")"
+
+
+def _string_prefixes() -> list[str]:
+    """3.11's string prefixes, "" included, in every order and case (`tokenize`'s own rule)."""
+    out = {""}
+    for prefix in ("b", "r", "u", "f", "br", "fr"):
+        for chars in itertools.permutations(prefix):
+            out.update("".join(u) for u in itertools.product(*[(c, c.upper()) for c in chars]))
+    return sorted(out)  # at most one alternative matches before the quote: the order is moot
+
+
+#: 3.11's `token.EXACT_TOKEN_TYPES`, the operators (3.12 added "!").
+_OPERATORS_311 = "!= % %= & &= ( ) * ** **= *= + += , - -= -> . ... / // //= /= : := ; < << <<="
+_OPERATORS_311 += " <= = == > >= >> >>= @ @= [ ] ^ ^= { | |= } ~"
+_OPERATORS = _OPERATORS_311.split()
+_PREFIX = _group(*_string_prefixes())
+_POINTFLOAT = _group(r"[0-9](?:_?[0-9])*\.(?:[0-9](?:_?[0-9])*)?", r"\.[0-9](?:_?[0-9])*")
+_EXPONENT = r"[eE][-+]?[0-9](?:_?[0-9])*"
+_FLOAT = _group(_POINTFLOAT + _group(_EXPONENT) + "?", r"[0-9](?:_?[0-9])*" + _EXPONENT)
+_INT = _group(
+    r"0[xX](?:_?[0-9a-fA-F])+",
+    r"0[bB](?:_?[01])+",
+    r"0[oO](?:_?[0-7])+",
+    r"(?:0(?:_?0)*|[1-9](?:_?[0-9])*)",
+)
+_NUMBER = _group(_group(r"[0-9](?:_?[0-9])*[jJ]", _FLOAT + r"[jJ]"), _FLOAT, _INT)
+_FUNNY = _group(r"\r?\n", _group(*map(re.escape, sorted(_OPERATORS, reverse=True))))
+_CONT_STR = _group(
+    _PREFIX + r"'[^\n'\\]*(?:\\.[^\n'\\]*)*" + _group("'", r"\\\r?\n"),
+    _PREFIX + r'"[^\n"\\]*(?:\\.[^\n"\\]*)*' + _group('"', r"\\\r?\n"),
+)
+_EXTRAS = _group(r"\\\r?\n|\Z", r"#[^\r\n]*", _group(_PREFIX + "'''", _PREFIX + '"""'))
+#: `tokenize.PseudoToken`: one token (group 1) after the blanks.
+PSEUDO_TOKEN = r"[ \f\t]*" + _group(_EXTRAS, _NUMBER, _FUNNY, _CONT_STR, r"\w+")
+#: `tokenize.endpats`: the rest of a string after its prefix and opening quote.
+ENDPATS = {
+    p + q: tail
+    for p in _string_prefixes()
+    for q, tail in (
+        ("'", r"[^'\\]*(?:\\.[^'\\]*)*'"),
+        ('"', r'[^"\\]*(?:\\.[^"\\]*)*"'),
+        ("'''", r"[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''"),
+        ('"""', r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""'),
+    )
+}
+TRIPLE_QUOTED = frozenset(k for k in ENDPATS if k.endswith(("'''", '"""')))
+SINGLE_QUOTED = frozenset(k for k in ENDPATS if k not in TRIPLE_QUOTED)
+
+_PSEUDO = re.compile(PSEUDO_TOKEN, re.UNICODE).match
 #: The commonest tokens, where `_PSEUDO` would find exactly these (it tries ~150 alternatives
 #: first): 1 a name (not a string prefix: no quote after it), 2 a bracket, 3 a one-character
 #: operator no longer operator starts with, 4 the end of the line.
-_FAST = re.compile(
-    r"[ \f\t]*+(?:([^\W\d]\w*+)(?!['\"])|([()\[\]{}])|([,;~]|\.(?![.0-9])|[=:](?!=))|(\n))"
-).match
-_END = {k: re.compile(v, re.UNICODE) for k, v in tokenize.endpats.items()}
-_TRIPLE = frozenset(tokenize.triple_quoted)
-_SINGLE = frozenset(tokenize.single_quoted)
-_TAB = tokenize.tabsize
+FAST_TOKEN = r"[ \f\t]*+(?:([^\W\d]\w*+)(?!['\"])|([()\[\]{}])|([,;~]|\.(?![.0-9])|[=:](?!=))|(\n))"
+_FAST = re.compile(FAST_TOKEN).match
+_END = {k: re.compile(v, re.UNICODE) for k, v in ENDPATS.items()}
+_TAB = 8  # tokenize.tabsize
 
 
 class _Stop(Exception):
@@ -164,7 +214,7 @@ def _tokens(t: PyTokens, line: str, lnum: int, pos: int) -> None:
             pass
         elif initial == "#":
             t.comment(token, lnum, start)
-        elif token in _TRIPLE:
+        elif token in TRIPLE_QUOTED:
             m = _END[token].match(line, pos)
             if not m:
                 t.cont, t.cont_len = _END[token], end_of_line - start
@@ -172,7 +222,7 @@ def _tokens(t: PyTokens, line: str, lnum: int, pos: int) -> None:
             pos = m.end(0)
             t.str_chars += pos - start
             t.last_row = lnum
-        elif initial in _SINGLE or token[:2] in _SINGLE or token[:3] in _SINGLE:
+        elif initial in SINGLE_QUOTED or token[:2] in SINGLE_QUOTED or token[:3] in SINGLE_QUOTED:
             if token[-1] == "\n":
                 t.cont = _END.get(initial) or _END.get(token[1]) or _END[token[2]]
                 t.cont_len, t.needcont = end_of_line - start, True

@@ -10,13 +10,12 @@ same nodes, and the docstrings are put back in breadth-first order by their (dep
 from __future__ import annotations
 
 import ast
-import builtins
 from collections import deque
 from dataclasses import dataclass, field
 
 from eduscore.scoring.features.formats import MAX_AST_NODES
+from eduscore.scoring.features.python_names import BUILTINS as _BUILTINS
 
-_BUILTINS = frozenset(dir(builtins))
 _FuncDef = ast.FunctionDef | ast.AsyncFunctionDef
 _AST = ast.AST
 _Name, _Attribute, _Load = ast.Name, ast.Attribute, ast.Load
