@@ -46,6 +46,11 @@ def _ratio(bench: dict[str, Any], prefix: str) -> list[float]:
     return [r["ratio"] for r in bench["rows"] if r["scenario"].startswith(prefix)]
 
 
+def _tuning(meta: dict[str, Any]) -> str:
+    """How the model's encoder came to be: tuned on the labels (a `finetune` record), or not."""
+    return " tuned on the labels (fp16 on disk)" if "finetune" in meta["encoder"] else " (frozen)"
+
+
 def tiers_table(meta: dict[str, Any], bench: dict[str, Any]) -> str:
     """The tiers side by side: grouped-CV figures from the model, speeds from the bench run."""
     tiers, t = meta["tiers"], bench["tiers"]
@@ -64,7 +69,7 @@ def tiers_table(meta: dict[str, Any], bench: dict[str, Any]) -> str:
             "| tier | embeds with | grouped-CV F1 / Spearman | speed on 2 cores (bench below, ×"
             " the encoder's in-process rate) | use it for |",
             "|---|---|---|---|---|",
-            "| `full` (default) | all-MiniLM-L6-v2 tuned on the labels (fp16 on disk), 256 tokens"
+            f"| `full` (default) | all-MiniLM-L6-v2{_tuning(meta)}, 256 tokens"
             f" | {cv['full']} | ~1× (the encoder is {_pct(encoder_share)} of the cost) | the"
             " reference judgement |",
             "| `fast` | a static table distilled from the untuned encoder (model2vec, 2,048"
