@@ -45,11 +45,22 @@ def test_every_field_has_an_env_var_and_flag() -> None:
         ({"max_queue_bytes": 999_999}, "max_queue_bytes=999999 is below max_snippet_bytes"),
         ({"tls_cert": "a.pem"}, "tls_cert and tls_key"),
         ({"log_format": "xml"}, "log_format='xml'"),
+        ({"max_file_units": 0}, "max_file_units=0"),
+        ({"max_file_units": 20, "max_queue_size": 10}, "max_file_units=20 exceeds max_queue_size"),
     ],
 )
 def test_bad_values_name_the_field(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
         Settings(**kwargs)
+
+
+def test_max_file_units_defaults_to_the_scorers_limit() -> None:
+    """config is a leaf (imports nothing of eduscore), so the default is written twice."""
+    from eduscore.scoring.files import MAX_FILE_UNITS
+
+    assert Settings().max_file_units == MAX_FILE_UNITS
+    assert Settings.from_args(["--max-file-units", "8"]).max_file_units == 8
+    assert Settings.from_env({"EDUSCORE_MAX_FILE_UNITS": "16"}).max_file_units == 16
 
 
 def test_bad_env_value_names_the_variable() -> None:

@@ -11,6 +11,7 @@ import pytest
 from eduscore.serving.client import EduScoreClient, SnippetIn
 
 from .conftest import MODEL_DIR
+from .long_files import PY_MODULE
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 pytest.importorskip("datatrove", reason="the datatrove extra is not installed")
@@ -97,3 +98,25 @@ def test_fast_tier_block_scores_like_the_servers_fast_tier(server) -> None:
         assert doc.metadata["edu_tier"] == "fast"
         assert doc.metadata["edu_score"] == pytest.approx(want.score, abs=1e-6)
         assert (verdict is True) == want.keep
+
+
+def test_units_go_into_the_metadata(server) -> None:
+    from eduscore.pipelines.rows import unit_rows
+
+    docs = [Document(text=PY_MODULE, id="graph"), Document(text=TEXTBOOK, id="book")]
+    with EduScoreClient(server.address) as client:
+        served = client.score_batch([SnippetIn(d.text, d.id) for d in docs], units=True)
+    block = EduScoreFilterBlock(threshold=3.0, batch_size=2, units=True)
+    block.filter_batch(docs)
+    for doc, want in zip(docs, served, strict=True):
+        got = doc.metadata["edu_units"]
+        assert [{k: v for k, v in u.items() if k != "score"} for u in got] == [
+            {k: v for k, v in u.items() if k != "score"} for u in unit_rows(want.units)
+        ]
+        assert [u["score"] for u in got] == pytest.approx([u.score for u in want.units], abs=1e-6)
+        assert doc.metadata["edu_score"] == pytest.approx(want.score, abs=1e-6)
+    assert docs[0].metadata["edu_units"] and docs[1].metadata["edu_units"] == []
+    block.units = False  # the default: no units (the same block, so no second model load)
+    plain = Document(text=PY_MODULE, id="p")
+    block.filter_batch([plain])
+    assert "edu_units" not in plain.metadata

@@ -21,6 +21,7 @@ from eduscore.pipelines import filtering
 from eduscore.serving.client import EduScoreClient, SnippetIn
 
 from .conftest import MODEL_DIR, free_port, start_server, stop_server
+from .long_files import JS_MODULE, PY_MODULE
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 ROWS: list[dict[str, Any]] = [
@@ -274,3 +275,79 @@ def test_fast_tier_in_worker_processes_matches_one_process(server, tmp_path: Pat
     full = [*common, "--output", str(remote), "--server", server.address, "--tier", "full"]
     assert filtering.main(full) == 2  # the last --tier wins
     assert "differs in tier" in capsys.readouterr().err
+
+
+# ---- --units: each row's units beside it ------------------------------------------------------
+
+FILE_ROWS: list[dict[str, Any]] = [
+    {"id": "graph", "code": PY_MODULE, "language": "python"},
+    {"id": "book", "code": TEXTBOOK, "language": ""},
+    {"id": "ui", "code": JS_MODULE, "language": "javascript"},
+    {"id": "blank", "code": " ", "language": ""},
+]
+
+
+@pytest.fixture(scope="module")
+def served_units(server) -> dict[str, list[dict[str, Any]]]:
+    """The server's units of FILE_ROWS (the oracle), as `edu_units` holds them."""
+    from eduscore.pipelines.rows import unit_rows
+
+    valid = [r for r in FILE_ROWS if r["code"].strip()]
+    with EduScoreClient(server.address) as client:
+        results = client.score_batch(
+            [SnippetIn(r["code"], r["id"], r["language"]) for r in valid], units=True
+        )
+    return {r.id: unit_rows(r.units) for r in results}
+
+
+def check_units(rows: list[dict[str, Any]], served_units: dict[str, list[dict[str, Any]]]) -> None:
+    assert [r["id"] for r in rows] == [r["id"] for r in FILE_ROWS]
+    for row in rows:
+        if row["id"] == "blank":
+            assert row["edu_units"] is None  # invalid: not scored
+            continue
+        want = served_units[row["id"]]
+        strip = [{k: v for k, v in u.items() if k != "score"} for u in row["edu_units"]]
+        assert strip == [{k: v for k, v in u.items() if k != "score"} for u in want], row["id"]
+        got = [u["score"] for u in row["edu_units"]]
+        assert got == pytest.approx([u["score"] for u in want], abs=1e-6)
+    assert [len(r["edu_units"] or []) > 0 for r in rows] == [True, False, True, False]
+
+
+@pytest.mark.parametrize("out_ext", [".jsonl", ".parquet"])
+def test_remote_units_beside_each_row(server, served_units, tmp_path: Path, out_ext: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", FILE_ROWS)
+    out = tmp_path / f"out{out_ext}"
+    argv = ["--input", str(src), "--output", str(out), "--all", "--units", "--batch-size", "2"]
+    assert filtering.main([*argv, "--server", server.address]) == 0
+    check_units(read_out(out), served_units)
+    if out_ext == ".parquet":
+        kind = pq.read_schema(out).field("edu_units").type
+        assert kind == pa.list_(
+            pa.struct(
+                [
+                    ("kind", pa.string()),
+                    ("name", pa.string()),
+                    ("start_line", pa.int32()),
+                    ("end_line", pa.int32()),
+                    ("language", pa.string()),
+                    ("score", pa.float64()),
+                    ("keep", pa.bool_()),
+                ]
+            )
+        )
+    # The same output without --units would mix rows with and without the column: refused.
+    again = ["--input", str(src), "--output", str(out), "--all", "--server", server.address]
+    plain = run_cli(*again)
+    assert plain.returncode == 2 and "differs in units" in plain.stderr
+    assert run_cli(*again, "--restart").returncode == 0
+    assert [r["id"] for r in read_out(out)] == [r["id"] for r in FILE_ROWS]
+    assert all("edu_units" not in r for r in read_out(out))
+
+
+def test_in_process_units_from_parquet_match_the_server(served_units, tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(FILE_ROWS), src, row_group_size=2)
+    out = tmp_path / "out.parquet"
+    assert filtering.main(["--input", str(src), "--output", str(out), "--all", "--units"]) == 0
+    check_units(read_out(out), served_units)

@@ -13,6 +13,7 @@ from eduscore.pipelines.ray_data import EduScoreFilter, filter_dataset
 from eduscore.serving.client import EduScoreClient, SnippetIn
 
 from .conftest import MODEL_DIR
+from .long_files import PY_MODULE
 from .snippets import CI_YAML, GENERATED, SETTINGS, SMALL, TEXTBOOK
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -110,3 +111,32 @@ def test_fast_tier_loads_no_encoder_and_scores_like_the_servers_fast_tier(server
     assert quick.tier == "fast" and quick.scorer.full is None  # no encoder, no transformer
     out = quick({"code": np.array([r["code"] for r in ROWS], dtype=object)})
     np.testing.assert_allclose(out["edu_score"], [r.score for r in fast], atol=1e-6)
+
+
+def test_units_column_in_every_batch_format(server) -> None:
+    from eduscore.pipelines.rowio import units_type
+    from eduscore.pipelines.rows import unit_rows
+
+    codes = [PY_MODULE, TEXTBOOK, None]
+    with EduScoreClient(server.address) as client:
+        served = client.score_batch([SnippetIn(c) for c in codes[:2]], units=True)
+    want = [unit_rows(r.units) for r in served] + [None]
+    assert want[0] and want[1] == []  # the file has units, the snippet none
+    with_units = EduScoreFilter(threshold=3.0, units=True)
+    table = with_units(pa.table({"code": codes}))
+    assert table.column_names == ["code", "edu_score", "edu_keep", "edu_label", "edu_units"]
+    assert table.column("edu_units").type == units_type()
+    frame = with_units(table.select(["code"]).to_pandas())
+    numpy_out = with_units({"code": np.array(codes, dtype=object)})
+    for got in (
+        table.column("edu_units").to_pylist(),
+        list(frame["edu_units"]),
+        list(numpy_out["edu_units"]),
+    ):
+        assert [None if g is None else [u["name"] for u in g] for g in got] == [
+            None if w is None else [u["name"] for u in w] for w in want
+        ]
+        assert [u["score"] for u in got[0]] == pytest.approx(
+            [u["score"] for u in want[0]], abs=1e-6
+        )
+    np.testing.assert_allclose(numpy_out["edu_score"][:2], [r.score for r in served], atol=1e-6)

@@ -117,6 +117,12 @@ def _score_arguments(score: argparse.ArgumentParser) -> None:
         help="full (encoder), fast (static embeddings) or cascade [default: the server's]",
     )
     score.add_argument(
+        "--units",
+        action="store_true",
+        help="also print the units (functions, classes, ... with their lines and scores) of each"
+        " input longer than one unit (3,000 characters), as `units` in its JSON line",
+    )
+    score.add_argument(
         "--fail-fast",
         action="store_true",
         help="stop at the first bad row (default: report it on stderr, go on, exit 1 at the end)",

@@ -115,6 +115,12 @@ class Settings:
     max_message_bytes: int = _f(
         16 * 1024 * 1024, "Largest gRPC message received or sent, in bytes."
     )
+    max_file_units: int = _f(
+        1024,
+        "Most units one input may split into (an input over 3,000 characters is scored as its"
+        " functions, classes, ... and judged from them); more is INVALID_ARGUMENT. Each unit"
+        " costs a snippet's model time and queue place. At most --max-queue-size.",
+    )
     max_stream_inflight: int = _f(
         128,
         "Snippets one ScoreStream may have in flight; beyond it the server stops reading. Two"
@@ -157,6 +163,7 @@ class Settings:
             "max_batch_snippets",
             "max_snippet_bytes",
             "max_message_bytes",
+            "max_file_units",
             "max_stream_inflight",
             "max_concurrent_streams",
         ):
@@ -169,6 +176,11 @@ class Settings:
             raise ValueError(
                 f"max_queue_bytes={self.max_queue_bytes} is below max_snippet_bytes="
                 f"{self.max_snippet_bytes}: a snippet of the allowed size could never be queued"
+            )
+        if self.max_file_units > self.max_queue_size:
+            raise ValueError(
+                f"max_file_units={self.max_file_units} exceeds max_queue_size="
+                f"{self.max_queue_size}: a file of the allowed size could never be queued"
             )
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together: set both or neither")

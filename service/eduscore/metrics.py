@@ -84,6 +84,13 @@ rejected = Counter(
 batch_size = Histogram(
     "eduscore_batch_size", "Snippets per model call.", buckets=_BATCH_BUCKETS, registry=REGISTRY
 )
+file_units = Histogram(
+    "eduscore_file_units",
+    "Units per input split into units (inputs longer than one unit, --max-file-units at most);"
+    " each unit is queued and scored as a snippet.",
+    buckets=_BATCH_BUCKETS,
+    registry=REGISTRY,
+)
 queue_depth = Gauge("eduscore_queue_depth", "Snippets waiting for the model.", registry=REGISTRY)
 queue_bytes = Gauge(
     "eduscore_queue_bytes",

@@ -85,9 +85,10 @@ class AsyncEduScoreClient(Common):
         language: str = "",
         threshold: float | None = None,
         tier: str | None = None,
+        units: bool = False,
         timeout_s: float | None = None,
     ) -> ScoreResult:
-        req = score_request(code, id, language, threshold, tier)
+        req = score_request(code, id, language, threshold, tier, units)
         return ScoreResult.from_message(await self._unary("Score", req, timeout_s))
 
     async def score_batch(
@@ -96,9 +97,12 @@ class AsyncEduScoreClient(Common):
         *,
         threshold: float | None = None,
         tier: str | None = None,
+        units: bool = False,
         timeout_s: float | None = None,
     ) -> list[ScoreResult]:
-        reply = await self._unary("ScoreBatch", batch_request(snippets, threshold, tier), timeout_s)
+        reply = await self._unary(
+            "ScoreBatch", batch_request(snippets, threshold, tier, units), timeout_s
+        )
         return [ScoreResult.from_message(r) for r in reply.results]
 
     async def score_stream(
@@ -107,16 +111,17 @@ class AsyncEduScoreClient(Common):
         *,
         threshold: float | None = None,
         tier: str | None = None,
+        units: bool = False,
     ) -> AsyncIterator[ScoreResult]:
         """Results in input order, from a plain or an async iterable. Not retried."""
 
         async def requests() -> AsyncIterator[pb.ScoreRequest]:
             if isinstance(snippets, AsyncIterable):
                 async for s in snippets:
-                    yield stream_request(s, threshold, tier)
+                    yield stream_request(s, threshold, tier, units)
             else:
                 for s in snippets:
-                    yield stream_request(s, threshold, tier)
+                    yield stream_request(s, threshold, tier, units)
 
         stub = self._stubs[self._pick()]
         call = stub.ScoreStream(requests(), timeout=self.stream_timeout_s, metadata=self._metadata)

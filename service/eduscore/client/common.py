@@ -48,31 +48,43 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
-def with_options(req: Any, threshold: float | None, tier: str | None) -> Any:
+def with_options(req: Any, threshold: float | None, tier: str | None, units: bool = False) -> Any:
     """Set what the caller chose; unset fields leave the server's defaults in force."""
     if threshold is not None:
         req.threshold = threshold
     if tier:
         req.tier = tier
+    if units:
+        req.units = True
     return req
 
 
 def score_request(
-    code: str, id: str, language: str, threshold: float | None, tier: str | None = None
+    code: str,
+    id: str,
+    language: str,
+    threshold: float | None,
+    tier: str | None = None,
+    units: bool = False,
 ) -> pb.ScoreRequest:
     snippet = pb.Snippet(id=id, code=code, language=language)
-    return with_options(pb.ScoreRequest(snippet=snippet), threshold, tier)
+    return with_options(pb.ScoreRequest(snippet=snippet), threshold, tier, units)
 
 
-def stream_request(s: SnippetIn, threshold: float | None, tier: str | None) -> pb.ScoreRequest:
-    return with_options(pb.ScoreRequest(snippet=s.message()), threshold, tier)
+def stream_request(
+    s: SnippetIn, threshold: float | None, tier: str | None, units: bool = False
+) -> pb.ScoreRequest:
+    return with_options(pb.ScoreRequest(snippet=s.message()), threshold, tier, units)
 
 
 def batch_request(
-    snippets: Iterable[SnippetIn], threshold: float | None, tier: str | None = None
+    snippets: Iterable[SnippetIn],
+    threshold: float | None,
+    tier: str | None = None,
+    units: bool = False,
 ) -> pb.ScoreBatchRequest:
     req = pb.ScoreBatchRequest(snippets=[s.message() for s in snippets])
-    return with_options(req, threshold, tier)
+    return with_options(req, threshold, tier, units)
 
 
 def health_request(service: str) -> bytes:

@@ -21,6 +21,32 @@ class SnippetIn:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitResult:
+    """One unit of a whole file (a function, a class, the module's head, ...) and its score.
+    Lines are 1-based and inclusive, counted in the code as sent."""
+
+    kind: str
+    name: str
+    start_line: int
+    end_line: int
+    language: str
+    score: float
+    keep: bool
+
+    @classmethod
+    def from_message(cls, m: pb.UnitResult) -> UnitResult:
+        return cls(
+            kind=m.kind,
+            name=m.name,
+            start_line=m.start_line,
+            end_line=m.end_line,
+            language=m.language,
+            score=m.score,
+            keep=m.keep,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreResult:
     """The judgement of one snippet (see ScoreResult in proto/eduscore/v1/eduscore.proto)."""
 
@@ -36,6 +62,9 @@ class ScoreResult:
     language: str
     #: The tier that decided the score: "full" or "fast" (a cascade answers with one of them).
     tier: str = ""
+    #: An input longer than one unit, scored with `units=True`: its units in file order (else
+    #: empty). Its own score is the file model's judgement of theirs.
+    units: tuple[UnitResult, ...] = ()
 
     @classmethod
     def from_message(cls, m: pb.ScoreResult) -> ScoreResult:
@@ -51,6 +80,7 @@ class ScoreResult:
             truncated=m.truncated,
             language=m.language,
             tier=m.tier,
+            units=tuple(UnitResult.from_message(u) for u in m.units),
         )
 
 

@@ -38,7 +38,9 @@ class EduScoreClient(Common):
 
     Scoring calls take `threshold=` and `tier=` ("full", "fast", "cascade"; None: the server's
     default, `model_info().default_tier`); an unknown tier is INVALID_ARGUMENT, one the server
-    did not load FAILED_PRECONDITION.
+    did not load FAILED_PRECONDITION. With `units=True` a result of an input longer than one
+    unit (3,000 characters) carries its units (`ScoreResult.units`); a file with more units
+    than the server's --max-file-units is INVALID_ARGUMENT.
     """
 
     def _open(self, address: str) -> Any:
@@ -105,9 +107,10 @@ class EduScoreClient(Common):
         language: str = "",
         threshold: float | None = None,
         tier: str | None = None,
+        units: bool = False,
         timeout_s: float | None = None,
     ) -> ScoreResult:
-        req = score_request(code, id, language, threshold, tier)
+        req = score_request(code, id, language, threshold, tier, units)
         return ScoreResult.from_message(self._unary("Score", req, timeout_s))
 
     def score_batch(
@@ -116,9 +119,12 @@ class EduScoreClient(Common):
         *,
         threshold: float | None = None,
         tier: str | None = None,
+        units: bool = False,
         timeout_s: float | None = None,
     ) -> list[ScoreResult]:
-        reply = self._unary("ScoreBatch", batch_request(snippets, threshold, tier), timeout_s)
+        reply = self._unary(
+            "ScoreBatch", batch_request(snippets, threshold, tier, units), timeout_s
+        )
         return [ScoreResult.from_message(r) for r in reply.results]
 
     def score_stream(
@@ -127,10 +133,11 @@ class EduScoreClient(Common):
         *,
         threshold: float | None = None,
         tier: str | None = None,
+        units: bool = False,
     ) -> Iterator[ScoreResult]:
         """Results in input order. Not retried (the input cannot be replayed); the server's
         flow control paces how fast `snippets` is read."""
-        requests = (stream_request(s, threshold, tier) for s in snippets)
+        requests = (stream_request(s, threshold, tier, units) for s in snippets)
         stub = self._stubs[self._pick()]
         call = stub.ScoreStream(requests, timeout=self.stream_timeout_s, metadata=self._metadata)
         return (ScoreResult.from_message(r) for r in call)

@@ -11,7 +11,13 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-from eduscore.pipelines.rows import DEFAULT_MAX_SNIPPET_BYTES, INVALID, Judgement, UsageError
+from eduscore.pipelines.rows import (
+    DEFAULT_MAX_SNIPPET_BYTES,
+    INVALID,
+    Judgement,
+    UsageError,
+    unit_rows,
+)
 
 log = logging.getLogger(__name__)
 FULL = "full"  # the tier in-process scoring runs unless --tier says otherwise
@@ -57,6 +63,7 @@ class RemoteBackend:
         if args.tier and args.tier not in served:
             raise UsageError(f"--tier {args.tier}: the server runs only {', '.join(served)}")
         self.tier = args.tier or info.default_tier or FULL
+        self.units = bool(args.units)
         self.inflight = args.inflight or 2 + 2 * len(servers)
         self.pool = ThreadPoolExecutor(self.inflight, thread_name_prefix="eduscore-filter")
 
@@ -71,8 +78,10 @@ class RemoteBackend:
         batch = [SnippetIn(code=c, id=i, language=lang) for i, c, lang in snippets]
         for attempt in range(10):
             try:
-                results = self.client.score_batch(batch, threshold=self.threshold, tier=self.tier)
-                return [Judgement(float(r.score), bool(r.keep), int(r.label)) for r in results]
+                results = self.client.score_batch(
+                    batch, threshold=self.threshold, tier=self.tier, units=self.units
+                )
+                return [self._judgement(r) for r in results]
             except grpc.RpcError as exc:
                 if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:
                     return self._one_by_one(batch)
@@ -90,15 +99,24 @@ class RemoteBackend:
         for s in batch:
             try:
                 r = self.client.score(
-                    s.code, id=s.id, language=s.language, threshold=self.threshold, tier=self.tier
+                    s.code,
+                    id=s.id,
+                    language=s.language,
+                    threshold=self.threshold,
+                    tier=self.tier,
+                    units=self.units,
                 )
-                out.append(Judgement(float(r.score), bool(r.keep), int(r.label)))
+                out.append(self._judgement(r))
             except grpc.RpcError as exc:
                 if exc.code() is not grpc.StatusCode.INVALID_ARGUMENT:
                     raise
                 log.warning("row %r refused: %s", s.id, exc.details())
                 out.append(INVALID)
         return out
+
+    def _judgement(self, r: Any) -> Judgement:
+        units = unit_rows(r.units) if self.units else None
+        return Judgement(float(r.score), bool(r.keep), int(r.label), units)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -115,6 +133,7 @@ class LocalBackend:
 
         self.threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
         self.tier = args.tier or FULL
+        self.units = bool(args.units)
         self.workers = args.workers or workers.default_workers(self.tier)
         recipe = workers.Recipe(
             model_dir=args.model_dir or default_model_dir(),
@@ -152,9 +171,13 @@ class LocalBackend:
 
         if self.pool is None:
             future: Future[list[Judgement]] = Future()
-            future.set_result(workers.score_chunk(self.scorer, snippets, self.threshold, self.tier))
+            future.set_result(
+                workers.score_chunk(self.scorer, snippets, self.threshold, self.tier, self.units)
+            )
             return future
-        return self.pool.submit(workers.worker_score, snippets, self.threshold, self.tier)
+        return self.pool.submit(
+            workers.worker_score, snippets, self.threshold, self.tier, self.units
+        )
 
     def close(self) -> None:
         if self.pool is not None:

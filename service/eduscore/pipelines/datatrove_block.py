@@ -15,7 +15,7 @@ except ImportError as exc:  # name the extra, as datatrove's own _requires_depen
         " (or pip install datatrove)"
     ) from exc
 
-from eduscore.pipelines.rows import invalid_reason, language_hint
+from eduscore.pipelines.rows import invalid_reason, language_hint, unit_rows
 
 if TYPE_CHECKING:
     from datatrove.data import Document
@@ -29,8 +29,10 @@ class EduScoreFilterBlock(BaseFilter):
 
     Writes `edu_score`, `edu_label`, the scored `edu_language`, and what decided (`edu_tier`,
     `edu_model_version`) into `doc.metadata`, also on dropped documents so an `exclusion_writer`
-    records why. Drop reasons, counted by datatrove as `dropped_<reason>`: `edu_below_threshold`,
-    and `edu_invalid` for text the service would refuse (empty, NUL bytes, over 1 MB). Documents
+    records why; with `units=True`, `edu_units` too: the units of a document longer than one
+    unit (3,000 characters), each {kind, name, start_line, end_line, language, score, keep}.
+    Drop reasons, counted by datatrove as `dropped_<reason>`: `edu_below_threshold`, and
+    `edu_invalid` for text the service would refuse (empty, NUL bytes, over 1 MB). Documents
     are scored `batch_size` at a time through `filter_batch`; the model loads lazily, once per
     worker, so the block pickles cheaply.
 
@@ -51,6 +53,7 @@ class EduScoreFilterBlock(BaseFilter):
         tier: "full" (the encoder), "fast" (static embeddings: no encoder, no torch; needs a
             model with a fast tier) or "cascade".
         exclusion_writer: optional writer for the dropped documents.
+        units: also write `edu_units` (an empty list for a document of one unit).
     """
 
     name = "🎓 EduScore"
@@ -65,6 +68,7 @@ class EduScoreFilterBlock(BaseFilter):
         torch_threads: int = 0,
         exclusion_writer: DiskWriter | None = None,
         tier: str = "full",
+        units: bool = False,
     ) -> None:
         if not 0.0 <= threshold <= 5.0:
             raise ValueError(f"threshold={threshold} is outside the label scale 0..5")
@@ -75,6 +79,7 @@ class EduScoreFilterBlock(BaseFilter):
         self.language_key = language_key
         self.torch_threads = torch_threads
         self.tier = tier
+        self.units = units
         self._scorer: Scorer | None = None
 
     @property
@@ -125,5 +130,7 @@ class EduScoreFilterBlock(BaseFilter):
                 edu_tier=result.tier,
                 edu_model_version=result.model_version,
             )
+            if self.units:
+                batch[i].metadata["edu_units"] = unit_rows(result.units)
             verdicts[i] = True if result.keep else (False, "edu_below_threshold")
         return verdicts

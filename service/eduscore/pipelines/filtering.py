@@ -53,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threshold", type=float, default=None, help="keep threshold (0-5)")
     parser.add_argument("--all", action="store_true", help="write every row, not just kept ones")
+    parser.add_argument(
+        "--units",
+        action="store_true",
+        help="write the units (functions, classes, ...: kind, name, lines, score, keep) of each row"
+        " longer than one unit (3,000 characters) as `edu_units` (a list; empty for a row of one"
+        " unit), so a pipeline can keep the good functions of a mediocre file",
+    )
     parser.add_argument("--code-field", default="code", help="column with the code [%(default)s]")
     parser.add_argument("--id-field", default="id", help="column with the id [%(default)s]")
     parser.add_argument("--language-field", default="language", help="language hint column")

@@ -23,6 +23,7 @@ from eduscore.pipelines.rowio import (
     read_chunks,
 )
 from eduscore.pipelines.rows import (
+    EDU_UNITS,
     INVALID,
     Judgement,
     UsageError,
@@ -78,6 +79,7 @@ class Job:
             "threshold": round(float(threshold), 6),
             "model_version": model_version,
             "tier": tier,  # another tier, other scores
+            "units": bool(a.units),  # another set of columns
         }
 
     def execute(self, backend: RemoteBackend | LocalBackend | None = None) -> str:
@@ -106,6 +108,7 @@ class Job:
         state = Progress.load(self.state_path)
         if state is not None:
             state.fingerprint.setdefault("tier", "full")  # progress from before tiers: full
+            state.fingerprint.setdefault("units", False)  # ... and from before units
         if state is not None and state.fingerprint != fp:
             changed = sorted(k for k in fp if state.fingerprint.get(k) != fp[k])
             raise UsageError(
@@ -129,7 +132,8 @@ class Job:
     def _sink(self, pos: int) -> JsonlSink | ParquetSink:
         if self.out_fmt == "jsonl":
             return JsonlSink(self.output, pos)
-        return ParquetSink(self.output, pos, output_schema(self.args.input, self.in_fmt))
+        schema = output_schema(self.args.input, self.in_fmt, units=self.args.units)
+        return ParquetSink(self.output, pos, schema, units=self.args.units)
 
     def _loop(self, backend: Any, state: Progress, sink: JsonlSink | ParquetSink) -> None:
         a = self.args
@@ -215,7 +219,10 @@ class Job:
             state.dropped += j.score is not None and not j.keep
             state.invalid += j.score is None
             if j.keep or self.args.all:
-                out.append({**row, "edu_score": j.score, "edu_keep": j.keep, "edu_label": j.label})
+                edu = {"edu_score": j.score, "edu_keep": j.keep, "edu_label": j.label}
+                if self.args.units:
+                    edu[EDU_UNITS] = j.units
+                out.append({**row, **edu})
         return out
 
     def _summary(self, state: Progress, seconds: float, n_run: int, *, resumed: str) -> str:

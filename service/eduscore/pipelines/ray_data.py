@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from eduscore.config import DEFAULT_THRESHOLD, default_model_dir
-from eduscore.pipelines.rows import invalid_reason, language_hint
+from eduscore.pipelines.rowio import units_type
+from eduscore.pipelines.rows import EDU_UNITS, invalid_reason, language_hint, unit_rows
 from eduscore.scoring.scorer import Scorer, Snippet
 
 EDU_COLUMNS = ("edu_score", "edu_keep", "edu_label")
@@ -32,7 +33,8 @@ def _require_ray() -> Any:
 
 
 class EduScoreFilter:
-    """Adds `edu_score`, `edu_keep`, `edu_label` to a batch; pass the class to `map_batches`.
+    """Adds `edu_score`, `edu_keep`, `edu_label` (and, with `units=True`, `edu_units`) to a
+    batch; pass the class to `map_batches`.
 
     Ray Data builds one instance per actor, so the encoder and head load once per actor rather
     than once per batch. Rows whose code the server would refuse (null, empty, NUL bytes, over
@@ -61,6 +63,10 @@ class EduScoreFilter:
         tier: "full" (the encoder), "fast" (static embeddings: no encoder, no torch; needs a
             model with a fast tier) or "cascade". `self.tier` and `self.model_version` say
             what scored.
+        units: add `edu_units`: each row's units (a list of {kind, name, start_line, end_line,
+            language, score, keep}) when it is longer than one unit (3,000 characters), an
+            empty list otherwise (None for an invalid row), so a pipeline can keep the good
+            functions of a mediocre file.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class EduScoreFilter:
         batch_size: int = 32,
         torch_threads: int = 0,
         tier: str = "full",
+        units: bool = False,
     ) -> None:
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 <= self.threshold <= 5.0:
@@ -87,13 +94,19 @@ class EduScoreFilter:
             torch_threads=torch_threads,
             tier=tier,
         )
-        self.tier = tier
+        self.tier, self.units = tier, units
         self.model_version = self.scorer.model_version
 
     def score(
         self, codes: list[Any], languages: list[Any] | None = None
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
         """Scores, keep decisions and labels of `codes`, as columns."""
+        columns = self.columns(codes, languages)
+        return columns["edu_score"], columns["edu_keep"], columns["edu_label"]
+
+    def columns(self, codes: list[Any], languages: list[Any] | None = None) -> dict[str, Any]:
+        """The edu columns of `codes` by name; `edu_units` (an object array of lists) only
+        with `units=True`."""
         n = len(codes)
         scores = np.full(n, np.nan)
         keep = np.zeros(n, dtype=bool)
@@ -106,15 +119,21 @@ class EduScoreFilter:
         )
         for i, r in zip(valid, results, strict=True):
             scores[i], keep[i], labels[i] = r.score, r.keep, r.label
-        return scores, keep, labels
+        out: dict[str, Any] = dict(zip(EDU_COLUMNS, (scores, keep, labels), strict=True))
+        if self.units:
+            units = np.full(n, None, dtype=object)
+            for i, r in zip(valid, results, strict=True):
+                units[i] = unit_rows(r.units)
+            out[EDU_UNITS] = units
+        return out
 
     def __call__(self, batch: Any) -> Any:
         """Score a pandas DataFrame, pyarrow Table or dict of numpy arrays; same type back."""
         if isinstance(batch, Mapping):  # batch_format="numpy" (Ray's default)
-            columns = self.score(
+            columns = self.columns(
                 list(batch[self._column(batch.keys())]), self._languages(batch, batch.keys())
             )
-            return {**batch, **dict(zip(EDU_COLUMNS, columns, strict=True))}
+            return {**batch, **columns}
         if type(batch).__module__.startswith("pyarrow"):
             import pyarrow as pa
 
@@ -125,14 +144,16 @@ class EduScoreFilter:
                 if self.language_column in names
                 else None
             )
-            for name, values in zip(EDU_COLUMNS, self.score(codes, langs), strict=True):
-                batch = batch.append_column(name, pa.array(values))
+            for name, values in self.columns(codes, langs).items():
+                kind = units_type() if name == EDU_UNITS else None
+                column = pa.array(list(values) if kind else values, kind)
+                batch = batch.append_column(name, column)
             return batch
         if type(batch).__module__.startswith("pandas"):
             codes = batch[self._column(batch.columns)].tolist()
             out = batch.copy(deep=False)  # the input may be a zero-copy, read-only view
             langs = self._languages(batch, batch.columns)
-            for name, values in zip(EDU_COLUMNS, self.score(codes, langs), strict=True):
+            for name, values in self.columns(codes, langs).items():
                 out[name] = values
             return out
         raise TypeError(f"unsupported batch type {type(batch).__name__}: use pandas/pyarrow/numpy")

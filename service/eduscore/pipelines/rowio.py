@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eduscore.pipelines.rows import EDU_COLUMNS, UsageError
+from eduscore.pipelines.rows import EDU_COLUMNS, EDU_UNITS, UNIT_FIELDS, UsageError
 
 # --- input ----------------------------------------------------------------------------------
 
@@ -117,10 +117,11 @@ class JsonlSink:
 
 
 class ParquetSink:
-    """One Parquet part per checkpoint under `<output>.parts/`, merged into `output` at the end."""
+    """One Parquet part per checkpoint under `<output>.parts/`, merged into `output` at the end.
+    With `units`, rows carry `edu_units` (list<struct>, UNIT_FIELDS)."""
 
-    def __init__(self, output: Path, pos: int, schema: Any | None) -> None:
-        self.output, self.schema, self.n_parts = output, schema, pos
+    def __init__(self, output: Path, pos: int, schema: Any | None, *, units: bool = False) -> None:
+        self.output, self.schema, self.n_parts, self.units = output, schema, pos, units
         self.parts = output.with_name(output.name + ".parts")
         self.parts.mkdir(exist_ok=True)
         for part in self.parts.glob("part-*.parquet"):  # parts beyond the checkpoint
@@ -140,7 +141,11 @@ class ParquetSink:
                 table = pa.Table.from_pylist(self.buffer, schema=self.schema)
             else:  # JSONL input: rows may differ in keys; take their union, in first-seen order
                 keys = list(dict.fromkeys(k for r in self.buffer for k in r))
-                table = pa.table({k: [r.get(k) for r in self.buffer] for k in keys})
+                # edu_units typed: a part whose rows have no units would infer list<null>.
+                known = {EDU_UNITS: units_type()}
+                table = pa.table(
+                    {k: pa.array([r.get(k) for r in self.buffer], known.get(k)) for k in keys}
+                )
             tmp = self.parts / f".tmp-{self.n_parts:06d}.parquet"
             pq.write_table(table, tmp)
             os.replace(tmp, self.parts / f"part-{self.n_parts:06d}.parquet")
@@ -159,7 +164,7 @@ class ParquetSink:
         schema = (
             pa.unify_schemas(schemas, promote_options="permissive")
             if schemas
-            else pa.schema(list(zip(EDU_COLUMNS, _edu_types(), strict=True)))
+            else pa.schema(_edu_fields(self.units))
         )
         tmp = self.output.with_name(self.output.name + ".tmp")
         with pq.ParquetWriter(tmp, schema) as writer:  # streams part by part: bounded memory
@@ -181,7 +186,28 @@ def _edu_types() -> tuple[Any, ...]:
     return (pa.float64(), pa.bool_(), pa.int64())
 
 
-def output_schema(input_path: str, in_fmt: str) -> Any | None:
+def units_type() -> Any:
+    """Arrow type of `edu_units`: a list of UNIT_FIELDS structs."""
+    import pyarrow as pa
+
+    kinds = (
+        pa.string(),
+        pa.string(),
+        pa.int32(),
+        pa.int32(),
+        pa.string(),
+        pa.float64(),
+        pa.bool_(),
+    )
+    return pa.list_(pa.struct(list(zip(UNIT_FIELDS, kinds, strict=True))))
+
+
+def _edu_fields(units: bool) -> list[tuple[str, Any]]:
+    fields = list(zip(EDU_COLUMNS, _edu_types(), strict=True))
+    return [*fields, (EDU_UNITS, units_type())] if units else fields
+
+
+def output_schema(input_path: str, in_fmt: str, *, units: bool = False) -> Any | None:
     """For Parquet to Parquet: the input's schema plus the edu columns, so parts agree."""
     if in_fmt != "parquet":
         return None
@@ -189,7 +215,7 @@ def output_schema(input_path: str, in_fmt: str) -> Any | None:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(input_path)
-    for name, kind in zip(EDU_COLUMNS, _edu_types(), strict=True):
+    for name, kind in _edu_fields(units):
         if name not in schema.names:
             schema = schema.append(pa.field(name, kind))
     return schema

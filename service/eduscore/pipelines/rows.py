@@ -3,10 +3,14 @@ gets (Judgement), usage errors."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 EDU_COLUMNS = ("edu_score", "edu_keep", "edu_label")
+#: With --units / units=True: the units of a row split into units (a list of UNIT_FIELDS objects).
+EDU_UNITS = "edu_units"
+UNIT_FIELDS = ("kind", "name", "start_line", "end_line", "language", "score", "keep")
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 #: Server-side default; the in-process path applies the same edge rule so both agree.
 DEFAULT_MAX_SNIPPET_BYTES = 1_000_000
@@ -14,14 +18,22 @@ DEFAULT_MAX_SNIPPET_BYTES = 1_000_000
 
 class Judgement(NamedTuple):
     """What one row gets: `score`/`label` are None for rows that cannot be scored (invalid).
-    A tuple, so a pool worker sends back little more than three numbers per row."""
+    A tuple, so a pool worker sends back little more than three numbers per row; `units` only
+    when asked for (None: not asked, or invalid)."""
 
     score: float | None
     keep: bool
     label: int | None
+    units: list[dict[str, Any]] | None = None
 
 
 INVALID = Judgement(None, False, None)
+
+
+def unit_rows(units: Iterable[Any]) -> list[dict[str, Any]]:
+    """Units (a scorer's or a client's UnitResult) as plain objects, in file order: what a row's
+    `edu_units` holds. Empty for an input of one unit."""
+    return [{name: getattr(u, name) for name in UNIT_FIELDS} for u in units]
 
 
 class UsageError(Exception):

@@ -1,8 +1,10 @@
 """`eduscore score`: files or JSONL rows scored by servers, one JSON result per line on stdout.
 
-Rows go in ScoreBatch calls, each with the --timeout-s deadline. A bad row (not JSON, no string
-`code`, unreadable, or refused by the server) is reported on stderr with its row number and
-skipped; --fail-fast stops there instead. Any bad row makes the exit code 1.
+Rows go in ScoreBatch calls, each with the --timeout-s deadline; with --units, each line also
+lists the units of an input long enough to be split (`units`: kind, name, lines, score, keep).
+A bad row (not JSON, no string `code`, unreadable, or refused by the server) is reported on
+stderr with its row number and skipped; --fail-fast stops there instead. Any bad row makes the
+exit code 1.
 """
 
 from __future__ import annotations
@@ -110,9 +112,11 @@ class Scoring:
         threshold: float | None,
         fail_fast: bool,
         tier: str | None = None,
+        units: bool = False,
     ) -> None:
         self.client, self.threshold, self.fail_fast = client, threshold, fail_fast
         self.tier = tier  # None: the server's default
+        self.units = units
         self.bad = 0
 
     def report(self, row: Row, problem: str) -> None:
@@ -141,8 +145,12 @@ class Scoring:
                     [r.snippet for r in pending if r.snippet],
                     threshold=self.threshold,
                     tier=self.tier,
+                    units=self.units,
                 )
             except grpc.RpcError as exc:
+                if len(pending) > 1 and _too_many_units(exc):
+                    half = len(pending) // 2  # its files split into more units than fit at once
+                    return self._score(pending[:half]) and self._score(pending[half:])
                 bad = _refused_item(exc, len(pending))
                 if bad is None:
                     raise
@@ -154,9 +162,22 @@ class Scoring:
                 pending = pending[index + 1 :]
                 continue
             for res in results:
-                print(json.dumps(asdict(res)), flush=True)
+                line = asdict(res)
+                if not self.units:  # the line as before units existed
+                    del line["units"]
+                print(json.dumps(line), flush=True)
             return True
         return True
+
+
+def _too_many_units(exc: object) -> bool:
+    """The server refused the batch as a whole: its files split into more units than its queue
+    holds (each file alone fits)."""
+    import grpc
+
+    details = exc.details() or ""  # type: ignore[attr-defined]
+    code = exc.code()  # type: ignore[attr-defined]
+    return code is grpc.StatusCode.INVALID_ARGUMENT and details.startswith("snippets: the files")
 
 
 def _refused_item(exc: object, n: int) -> tuple[int, str] | None:
@@ -177,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     servers = args.server or [os.environ.get("EDUSCORE_SERVER", "localhost:50051")]
     token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
     with EduScoreClient(servers, timeout_s=args.timeout_s, token=token) as client:
-        scoring = Scoring(client, args.threshold, args.fail_fast, args.tier)
+        scoring = Scoring(client, args.threshold, args.fail_fast, args.tier, args.units)
         try:
             for chunk in _chunks(read_rows(args.inputs)):
                 if not scoring.chunk(chunk):

@@ -1,8 +1,9 @@
 """The in-process Scorer of `eduscore filter`, in this process or in each of a pool of processes.
 
 A pool worker loads its Scorer once, in the pool's initializer, then scores chunk after chunk
-and sends back only a Judgement (score, keep, label) per row: the output needs nothing more, and the
-signals of every row would cost more to pickle than the fast tier takes to score them.
+and sends back only a Judgement (score, keep, label; units when asked) per row: the output
+needs nothing more, and the signals of every row would cost more to pickle than the fast tier
+takes to score them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eduscore.pipelines.rows import Judgement
+from eduscore.pipelines.rows import Judgement, unit_rows
 
 _scorer: Any = None  # this worker's Scorer, once loaded
 _failure: BaseException | None = None  # why it did not load, re-raised by every task
@@ -56,15 +57,21 @@ def default_workers(tier: str) -> int:
 
 
 def score_chunk(
-    scorer: Any, snippets: Sequence[tuple[str, str, str]], threshold: float, tier: str
+    scorer: Any,
+    snippets: Sequence[tuple[str, str, str]],
+    threshold: float,
+    tier: str,
+    units: bool = False,
 ) -> list[Judgement]:
-    """The Judgement of each (id, code, language), in order."""
+    """The Judgement of each (id, code, language), in order; with `units`, their units too."""
     from eduscore.scoring.scorer import Snippet
 
     results = scorer.score_batch(
         [Snippet(id=i, code=c, language=lang, tier=tier) for i, c, lang in snippets], threshold
     )
-    return [Judgement(r.score, r.keep, r.label) for r in results]
+    return [
+        Judgement(r.score, r.keep, r.label, unit_rows(r.units) if units else None) for r in results
+    ]
 
 
 def init_worker(recipe: Recipe) -> None:
@@ -99,7 +106,7 @@ def worker_model_version() -> str:
 
 
 def worker_score(
-    snippets: Sequence[tuple[str, str, str]], threshold: float, tier: str
+    snippets: Sequence[tuple[str, str, str]], threshold: float, tier: str, units: bool = False
 ) -> list[Judgement]:
     """One task: a chunk scored by this worker's Scorer."""
-    return score_chunk(_loaded(), snippets, threshold, tier)
+    return score_chunk(_loaded(), snippets, threshold, tier, units)

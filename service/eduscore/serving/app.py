@@ -81,6 +81,7 @@ class App:
             threshold=s.threshold,
             torch_threads=s.torch_threads,
             device=s.device,
+            max_file_units=s.max_file_units,
         )
 
     async def start(self, scorer: Scorer | None = None) -> None:

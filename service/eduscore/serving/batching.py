@@ -259,7 +259,8 @@ class MicroBatcher:
         metrics.batch_size.observe(len(batch))
         self._last_batch = len(batch)
         try:
-            results = self.scorer.score_batch([item.snippet for item in batch])
+            # Queued items are units already (serving/units.py plans inputs before queueing).
+            results = self.scorer.score_units([item.snippet for item in batch])
         except Exception as exc:
             log.exception("model call failed for a batch of %d", len(batch))
             metrics.batch_failures.inc()

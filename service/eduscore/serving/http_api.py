@@ -89,6 +89,7 @@ _SHAPES: dict[str, tuple[type, ...]] = {
     "snippets": (list,),
     "threshold": (int, float),
     "tier": (str,),
+    "units": (bool,),
 }
 
 
@@ -103,10 +104,15 @@ async def _parse(request: web.Request, message: Message) -> Message:
         raise InvalidInput("request body", "must be a JSON object")
     for name, kinds in _SHAPES.items():
         value = body.get(name)
-        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
-            kind = {(dict,): "an object", (list,): "an array", (str,): "a string"}.get(
-                kinds, "a number"
-            )
+        if value is not None and (
+            not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+        ):
+            kind = {
+                (dict,): "an object",
+                (list,): "an array",
+                (str,): "a string",
+                (bool,): "true or false",
+            }.get(kinds, "a number")
             raise InvalidInput(name, f"must be {kind}, got {type(value).__name__}")
     try:
         return json_format.ParseDict(body, message)

@@ -46,6 +46,12 @@ _TIER = {
     " server does not run (a fast-only server has no encoder) is a 400 FAILED_PRECONDITION.",
 }
 _METRICS = {"type": "object", "additionalProperties": _NUM}
+_UNITS = {
+    "type": "boolean",
+    "description": "Return the units of each input longer than one unit (3,000 characters) in"
+    " its result's `units`. Off by default: a file may have hundreds.",
+}
+_LINE = {"type": "integer", "format": "int32", "minimum": 1}
 
 SCHEMAS: dict[str, Any] = {
     "Snippet": _obj(
@@ -60,13 +66,15 @@ SCHEMAS: dict[str, Any] = {
         ["code"],
     ),
     "ScoreRequest": _obj(
-        {"snippet": _ref("Snippet"), "threshold": _THRESHOLD, "tier": _TIER}, ["snippet"]
+        {"snippet": _ref("Snippet"), "threshold": _THRESHOLD, "tier": _TIER, "units": _UNITS},
+        ["snippet"],
     ),
     "ScoreBatchRequest": _obj(
         {
             "snippets": {"type": "array", "items": _ref("Snippet"), "minItems": 1},
             "threshold": _THRESHOLD,
             "tier": _TIER,
+            "units": _UNITS,
         },
         ["snippets"],
     ),
@@ -78,15 +86,49 @@ SCHEMAS: dict[str, Any] = {
             "label": {**_INT, "minimum": 0, "maximum": 5},
             "threshold": _NUM,
             "model_version": _STR,
-            "signals": {"type": "object", "additionalProperties": _NUM},
-            "n_tokens": _INT,
-            "truncated": _BOOL,
+            "signals": {
+                "type": "object",
+                "additionalProperties": _NUM,
+                "description": "Structural signals; of a split input, its units' length-weighted"
+                " means.",
+            },
+            "n_tokens": {
+                **_INT,
+                "description": "Encoder tokens before truncation; of a split input, the sum of"
+                " its units'.",
+            },
+            "truncated": {
+                **_BOOL,
+                "description": "Only a prefix was embedded; of a split input, of any unit.",
+            },
             "language": _STR,
             "tier": {
                 "type": "string",
                 "enum": ["full", "fast"],
                 "description": "The tier whose model decided the score.",
             },
+            "units": {
+                "type": "array",
+                "items": _ref("UnitResult"),
+                "description": "A split input's units in file order, when the request set"
+                " `units`; else, and for an input of one unit, empty.",
+            },
+        }
+    ),
+    "UnitResult": _all(
+        {
+            "kind": {
+                **_STR,
+                "description": "What the unit is: head (docstring, imports, constants),"
+                " function, class, method, block (code between declarations) or piece (lines of"
+                " a text without declarations).",
+            },
+            "name": {**_STR, "description": "The declared name; empty for head, block, piece."},
+            "start_line": {**_LINE, "description": "First line in the input, 1-based."},
+            "end_line": {**_LINE, "description": "Last line in the input, inclusive."},
+            "language": {**_STR, "description": "The format it was scored as (the input's)."},
+            "score": {**_NUM, "description": "The unit's own score on the 0-5 scale."},
+            "keep": {**_BOOL, "description": "score >= the request's threshold"},
         }
     ),
     "ScoreBatchResponse": _all({"results": {"type": "array", "items": _ref("ScoreResult")}}),

@@ -17,8 +17,8 @@ import grpc
 from eduscore import __version__, metrics
 from eduscore.config import Settings
 from eduscore.errors import ShuttingDown
-from eduscore.scoring.scorer import ScoredSnippet, Scorer
-from eduscore.serving import validation
+from eduscore.scoring.scorer import Scorer, Snippet
+from eduscore.serving import units, validation
 from eduscore.serving.batching import MicroBatcher
 from eduscore.serving.status import abort_for
 from eduscore.v1 import eduscore_pb2 as pb
@@ -60,16 +60,6 @@ def _observe(results: list[pb.ScoreResult]) -> None:
         metrics.decisions.labels("keep" if r.keep else "drop").inc()
 
 
-async def _gather(futures: list[asyncio.Future[ScoredSnippet]]) -> list[ScoredSnippet]:
-    """Await every future; if the RPC is cancelled, cancel them so the worker skips them."""
-    try:
-        return list(await asyncio.gather(*futures))
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        raise
-
-
 class EduScorerServicer(pb_grpc.EduScorerServicer):
     """Validates, hands snippets to the batcher, converts results. No logic of its own."""
 
@@ -92,7 +82,8 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
     async def ScoreStream(
         self, request_iterator: AsyncIterator[pb.ScoreRequest], context: Any
     ) -> AsyncIterator[pb.ScoreResult]:
-        """Pipelined: a reader keeps up to --max-stream-inflight items queued; answers in order."""
+        """Pipelined: a reader keeps up to --max-stream-inflight items queued; answers in order.
+        A file's units wait for queue room one by one, as the snippets of a stream do."""
         s = self.app.settings
         window: asyncio.Queue[Any] = asyncio.Queue(maxsize=s.max_stream_inflight)
         done = object()
@@ -101,18 +92,7 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
             try:
                 n = 0
                 async for request in request_iterator:
-                    field = f"request[{n}] (id={request.snippet.id!r})"
-                    threshold = validation.threshold_of(request, s.threshold)
-                    snippet = validation.snippet_of(
-                        request.snippet,
-                        f"{field}.snippet",
-                        max_bytes=s.max_snippet_bytes,
-                        tier=validation.tier_of(request.tier, self.app.scorer),
-                    )
-                    fut = await self._batcher(1).submit_when_ready(
-                        snippet, deadline=_deadline(context)
-                    )
-                    await window.put((fut, threshold, snippet.id))
+                    await window.put(await self._queue_item(request, n, _deadline(context)))
                     n += 1
                 await window.put(done)
             except asyncio.CancelledError:
@@ -128,14 +108,17 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
                     break
                 if isinstance(item, BaseException):
                     await abort_for(item, context, 1)
-                fut, threshold, snippet_id = item
+                planned, futures, threshold, with_units = item
                 try:
-                    result = await fut
+                    scored = await units.gather(futures)
+                    (result,) = await units.judge_all(scorer_of(self.app), [planned], scored)
                 except (grpc.aio.AbortError, asyncio.CancelledError):
                     raise
                 except Exception as exc:
                     await abort_for(exc, context, 1)
-                out = validation.result_message(result, threshold, snippet_id)
+                out = validation.result_message(
+                    result, threshold, planned.snippet.id, units=with_units
+                )
                 _observe([out])
                 yield out
         finally:
@@ -143,7 +126,24 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
             while not window.empty():
                 item = window.get_nowait()
                 if isinstance(item, tuple):
-                    item[0].cancel()
+                    for fut in item[1]:
+                        fut.cancel()
+
+    async def _queue_item(self, request: pb.ScoreRequest, n: int, deadline: float | None) -> Any:
+        """Validate and plan the stream's `n`th item, queue its units as room frees up."""
+        s = self.app.settings
+        field = f"request[{n}] (id={request.snippet.id!r}).snippet"
+        threshold = validation.threshold_of(request, s.threshold)
+        snippet = validation.snippet_of(
+            request.snippet,
+            field,
+            max_bytes=s.max_snippet_bytes,
+            tier=validation.tier_of(request.tier, self.app.scorer),
+        )
+        batcher = self._batcher(1)
+        (planned,) = await units.plan_all(batcher.scorer, [snippet], [field])
+        futures = await units.submit_when_ready(batcher, planned, deadline)
+        return planned, futures, threshold, request.units
 
     @_edge
     async def GetModelInfo(self, request: pb.GetModelInfoRequest, context: Any) -> pb.ModelInfo:
@@ -176,11 +176,8 @@ async def score_one(app: App, request: pb.ScoreRequest, deadline: float | None) 
     snippet = validation.snippet_of(
         request.snippet, "snippet", max_bytes=s.max_snippet_bytes, tier=tier
     )
-    futures = batcher_of(app, 1).submit([snippet], deadline=deadline)
-    (result,) = await _gather(futures)
-    out = [validation.result_message(result, threshold, snippet.id)]
-    _observe(out)
-    return out[0]
+    (out,) = await _score(app, [snippet], ["snippet"], threshold, request.units, deadline)
+    return out
 
 
 async def score_many(
@@ -194,14 +191,31 @@ async def score_many(
         max_bytes=s.max_snippet_bytes,
         tier=validation.tier_of(request.tier, app.scorer),
     )
-    futures = batcher_of(app, len(snippets)).submit(snippets, deadline=deadline)
-    results = await _gather(futures)
+    fields = [f"snippets[{i}]" for i in range(len(snippets))]
+    out = await _score(app, snippets, fields, threshold, request.units, deadline)
+    return pb.ScoreBatchResponse(results=out)
+
+
+async def _score(
+    app: App,
+    snippets: list[Snippet],
+    fields: list[str],
+    threshold: float,
+    with_units: bool,
+    deadline: float | None,
+) -> list[pb.ScoreResult]:
+    """Validated inputs planned, their units queued together, each input judged; in order."""
+    batcher = batcher_of(app, len(snippets))
+    planned = await units.plan_all(batcher.scorer, snippets, fields)
+    units.check_fits(planned, app.settings.max_queue_size)
+    scored = await units.gather(units.submit(batcher, planned, deadline))
+    results = await units.judge_all(batcher.scorer, planned, scored)
     out = [
-        validation.result_message(r, threshold, snip.id)
+        validation.result_message(r, threshold, snip.id, units=with_units)
         for r, snip in zip(results, snippets, strict=True)
     ]
     _observe(out)
-    return pb.ScoreBatchResponse(results=out)
+    return out
 
 
 def model_info_of(app: App) -> pb.ModelInfo:

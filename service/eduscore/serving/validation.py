@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from eduscore.errors import InvalidInput
+from eduscore.scoring.results import UnitResult
 from eduscore.scoring.scorer import TIERS, ScoredSnippet, Scorer, Snippet, normalize_language
 from eduscore.v1 import eduscore_pb2 as pb
 
@@ -64,8 +65,11 @@ def batch_of(
     ]
 
 
-def result_message(result: ScoredSnippet, threshold: float, snippet_id: str) -> pb.ScoreResult:
-    """The wire form of a result, judged at `threshold` and carrying the caller's id."""
+def result_message(
+    result: ScoredSnippet, threshold: float, snippet_id: str, *, units: bool = False
+) -> pb.ScoreResult:
+    """The wire form of a result, judged at `threshold` and carrying the caller's id; with
+    `units`, the units of a split input too (each judged at the same threshold)."""
     r = result.at_threshold(threshold, id=snippet_id)
     return pb.ScoreResult(
         id=r.id,
@@ -79,4 +83,17 @@ def result_message(result: ScoredSnippet, threshold: float, snippet_id: str) -> 
         truncated=r.truncated,
         language=r.language,
         tier=r.tier,
+        units=[unit_message(u) for u in r.units] if units else [],
+    )
+
+
+def unit_message(u: UnitResult) -> pb.UnitResult:
+    return pb.UnitResult(
+        kind=u.kind,
+        name=u.name,
+        start_line=u.start_line,
+        end_line=u.end_line,
+        language=u.language,
+        score=u.score,
+        keep=u.keep,
     )

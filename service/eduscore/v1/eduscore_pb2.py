@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65\x64uscore/v1/eduscore.proto\x12\x0b\x65\x64uscore.v1\"5\n\x07Snippet\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\"i\n\x0cScoreRequest\x12%\n\x07snippet\x18\x01 \x01(\x0b\x32\x14.eduscore.v1.Snippet\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x0c\n\x04tier\x18\x03 \x01(\tB\x0c\n\n_threshold\"o\n\x11ScoreBatchRequest\x12&\n\x08snippets\x18\x01 \x03(\x0b\x32\x14.eduscore.v1.Snippet\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x0c\n\x04tier\x18\x03 \x01(\tB\x0c\n\n_threshold\"?\n\x12ScoreBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.eduscore.v1.ScoreResult\"\x9c\x02\n\x0bScoreResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0c\n\x04keep\x18\x03 \x01(\x08\x12\r\n\x05label\x18\x04 \x01(\x05\x12\x11\n\tthreshold\x18\x05 \x01(\x02\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12\x36\n\x07signals\x18\x07 \x03(\x0b\x32%.eduscore.v1.ScoreResult.SignalsEntry\x12\x10\n\x08n_tokens\x18\x08 \x01(\x05\x12\x11\n\ttruncated\x18\t \x01(\x08\x12\x10\n\x08language\x18\n \x01(\t\x12\x0c\n\x04tier\x18\x0b \x01(\t\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetModelInfoRequest\"\xa7\x01\n\x06Limits\x12\x1a\n\x12max_batch_snippets\x18\x01 \x01(\x05\x12\x19\n\x11max_snippet_bytes\x18\x02 \x01(\x05\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\x05\x12\x1b\n\x13max_stream_inflight\x18\x04 \x01(\x05\x12\x16\n\x0emax_seq_length\x18\x05 \x01(\x05\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x05\"\xa7\x04\n\tModelInfo\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x17\n\x0f\x65mbedding_model\x18\x02 \x01(\t\x12\x15\n\rembedding_dim\x18\x03 \x01(\x05\x12\x12\n\nclassifier\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_threshold\x18\x05 \x01(\x02\x12\x11\n\tlabel_min\x18\x06 \x01(\x02\x12\x11\n\tlabel_max\x18\x07 \x01(\x02\x12\x1c\n\x14training_data_sha256\x18\x08 \x01(\t\x12\x1a\n\x12training_data_size\x18\t \x01(\x05\x12\x34\n\x07metrics\x18\n \x03(\x0b\x32#.eduscore.v1.ModelInfo.MetricsEntry\x12\x14\n\x0csignal_names\x18\x0b \x03(\t\x12#\n\x06limits\x18\x0c \x01(\x0b\x32\x13.eduscore.v1.Limits\x12\x16\n\x0eserver_version\x18\r \x01(\t\x12\x14\n\x0c\x64\x65\x66\x61ult_tier\x18\x0e \x01(\t\x12\x30\n\x05tiers\x18\x0f \x03(\x0b\x32!.eduscore.v1.ModelInfo.TiersEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x43\n\nTiersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.eduscore.v1.TierInfo:\x02\x38\x01\"\xf2\x01\n\x08TierInfo\x12\x17\n\x0f\x65mbedding_model\x18\x01 \x01(\t\x12\x15\n\rembedding_dim\x18\x02 \x01(\x05\x12\x16\n\x0emax_seq_length\x18\x03 \x01(\x05\x12\x33\n\x07metrics\x18\x04 \x03(\x0b\x32\".eduscore.v1.TierInfo.MetricsEntry\x12\x0f\n\x07\x62\x61nd_lo\x18\x05 \x01(\x02\x12\x0f\n\x07\x62\x61nd_hi\x18\x06 \x01(\x02\x12\x17\n\x0f\x65scalated_share\x18\x07 \x01(\x01\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xaa\x02\n\tEduScorer\x12<\n\x05Score\x12\x19.eduscore.v1.ScoreRequest\x1a\x18.eduscore.v1.ScoreResult\x12M\n\nScoreBatch\x12\x1e.eduscore.v1.ScoreBatchRequest\x1a\x1f.eduscore.v1.ScoreBatchResponse\x12\x46\n\x0bScoreStream\x12\x19.eduscore.v1.ScoreRequest\x1a\x18.eduscore.v1.ScoreResult(\x01\x30\x01\x12H\n\x0cGetModelInfo\x12 .eduscore.v1.GetModelInfoRequest\x1a\x16.eduscore.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65\x64uscore/v1/eduscore.proto\x12\x0b\x65\x64uscore.v1\"5\n\x07Snippet\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\"x\n\x0cScoreRequest\x12%\n\x07snippet\x18\x01 \x01(\x0b\x32\x14.eduscore.v1.Snippet\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\r\n\x05units\x18\x04 \x01(\x08\x42\x0c\n\n_threshold\"~\n\x11ScoreBatchRequest\x12&\n\x08snippets\x18\x01 \x03(\x0b\x32\x14.eduscore.v1.Snippet\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\r\n\x05units\x18\x04 \x01(\x08\x42\x0c\n\n_threshold\"?\n\x12ScoreBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.eduscore.v1.ScoreResult\"\xc4\x02\n\x0bScoreResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0c\n\x04keep\x18\x03 \x01(\x08\x12\r\n\x05label\x18\x04 \x01(\x05\x12\x11\n\tthreshold\x18\x05 \x01(\x02\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12\x36\n\x07signals\x18\x07 \x03(\x0b\x32%.eduscore.v1.ScoreResult.SignalsEntry\x12\x10\n\x08n_tokens\x18\x08 \x01(\x05\x12\x11\n\ttruncated\x18\t \x01(\x08\x12\x10\n\x08language\x18\n \x01(\t\x12\x0c\n\x04tier\x18\x0b \x01(\t\x12&\n\x05units\x18\x0c \x03(\x0b\x32\x17.eduscore.v1.UnitResult\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"}\n\nUnitResult\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nstart_line\x18\x03 \x01(\x05\x12\x10\n\x08\x65nd_line\x18\x04 \x01(\x05\x12\x10\n\x08language\x18\x05 \x01(\t\x12\r\n\x05score\x18\x06 \x01(\x02\x12\x0c\n\x04keep\x18\x07 \x01(\x08\"\x15\n\x13GetModelInfoRequest\"\xa7\x01\n\x06Limits\x12\x1a\n\x12max_batch_snippets\x18\x01 \x01(\x05\x12\x19\n\x11max_snippet_bytes\x18\x02 \x01(\x05\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\x05\x12\x1b\n\x13max_stream_inflight\x18\x04 \x01(\x05\x12\x16\n\x0emax_seq_length\x18\x05 \x01(\x05\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x05\"\xa7\x04\n\tModelInfo\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x17\n\x0f\x65mbedding_model\x18\x02 \x01(\t\x12\x15\n\rembedding_dim\x18\x03 \x01(\x05\x12\x12\n\nclassifier\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_threshold\x18\x05 \x01(\x02\x12\x11\n\tlabel_min\x18\x06 \x01(\x02\x12\x11\n\tlabel_max\x18\x07 \x01(\x02\x12\x1c\n\x14training_data_sha256\x18\x08 \x01(\t\x12\x1a\n\x12training_data_size\x18\t \x01(\x05\x12\x34\n\x07metrics\x18\n \x03(\x0b\x32#.eduscore.v1.ModelInfo.MetricsEntry\x12\x14\n\x0csignal_names\x18\x0b \x03(\t\x12#\n\x06limits\x18\x0c \x01(\x0b\x32\x13.eduscore.v1.Limits\x12\x16\n\x0eserver_version\x18\r \x01(\t\x12\x14\n\x0c\x64\x65\x66\x61ult_tier\x18\x0e \x01(\t\x12\x30\n\x05tiers\x18\x0f \x03(\x0b\x32!.eduscore.v1.ModelInfo.TiersEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x43\n\nTiersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.eduscore.v1.TierInfo:\x02\x38\x01\"\xf2\x01\n\x08TierInfo\x12\x17\n\x0f\x65mbedding_model\x18\x01 \x01(\t\x12\x15\n\rembedding_dim\x18\x02 \x01(\x05\x12\x16\n\x0emax_seq_length\x18\x03 \x01(\x05\x12\x33\n\x07metrics\x18\x04 \x03(\x0b\x32\".eduscore.v1.TierInfo.MetricsEntry\x12\x0f\n\x07\x62\x61nd_lo\x18\x05 \x01(\x02\x12\x0f\n\x07\x62\x61nd_hi\x18\x06 \x01(\x02\x12\x17\n\x0f\x65scalated_share\x18\x07 \x01(\x01\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xaa\x02\n\tEduScorer\x12<\n\x05Score\x12\x19.eduscore.v1.ScoreRequest\x1a\x18.eduscore.v1.ScoreResult\x12M\n\nScoreBatch\x12\x1e.eduscore.v1.ScoreBatchRequest\x1a\x1f.eduscore.v1.ScoreBatchResponse\x12\x46\n\x0bScoreStream\x12\x19.eduscore.v1.ScoreRequest\x1a\x18.eduscore.v1.ScoreResult(\x01\x30\x01\x12H\n\x0cGetModelInfo\x12 .eduscore.v1.GetModelInfoRequest\x1a\x16.eduscore.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,29 +42,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SNIPPET']._serialized_start=43
   _globals['_SNIPPET']._serialized_end=96
   _globals['_SCOREREQUEST']._serialized_start=98
-  _globals['_SCOREREQUEST']._serialized_end=203
-  _globals['_SCOREBATCHREQUEST']._serialized_start=205
-  _globals['_SCOREBATCHREQUEST']._serialized_end=316
-  _globals['_SCOREBATCHRESPONSE']._serialized_start=318
-  _globals['_SCOREBATCHRESPONSE']._serialized_end=381
-  _globals['_SCORERESULT']._serialized_start=384
-  _globals['_SCORERESULT']._serialized_end=668
-  _globals['_SCORERESULT_SIGNALSENTRY']._serialized_start=622
-  _globals['_SCORERESULT_SIGNALSENTRY']._serialized_end=668
-  _globals['_GETMODELINFOREQUEST']._serialized_start=670
-  _globals['_GETMODELINFOREQUEST']._serialized_end=691
-  _globals['_LIMITS']._serialized_start=694
-  _globals['_LIMITS']._serialized_end=861
-  _globals['_MODELINFO']._serialized_start=864
-  _globals['_MODELINFO']._serialized_end=1415
-  _globals['_MODELINFO_METRICSENTRY']._serialized_start=1300
-  _globals['_MODELINFO_METRICSENTRY']._serialized_end=1346
-  _globals['_MODELINFO_TIERSENTRY']._serialized_start=1348
-  _globals['_MODELINFO_TIERSENTRY']._serialized_end=1415
-  _globals['_TIERINFO']._serialized_start=1418
-  _globals['_TIERINFO']._serialized_end=1660
-  _globals['_TIERINFO_METRICSENTRY']._serialized_start=1300
-  _globals['_TIERINFO_METRICSENTRY']._serialized_end=1346
-  _globals['_EDUSCORER']._serialized_start=1663
-  _globals['_EDUSCORER']._serialized_end=1961
+  _globals['_SCOREREQUEST']._serialized_end=218
+  _globals['_SCOREBATCHREQUEST']._serialized_start=220
+  _globals['_SCOREBATCHREQUEST']._serialized_end=346
+  _globals['_SCOREBATCHRESPONSE']._serialized_start=348
+  _globals['_SCOREBATCHRESPONSE']._serialized_end=411
+  _globals['_SCORERESULT']._serialized_start=414
+  _globals['_SCORERESULT']._serialized_end=738
+  _globals['_SCORERESULT_SIGNALSENTRY']._serialized_start=692
+  _globals['_SCORERESULT_SIGNALSENTRY']._serialized_end=738
+  _globals['_UNITRESULT']._serialized_start=740
+  _globals['_UNITRESULT']._serialized_end=865
+  _globals['_GETMODELINFOREQUEST']._serialized_start=867
+  _globals['_GETMODELINFOREQUEST']._serialized_end=888
+  _globals['_LIMITS']._serialized_start=891
+  _globals['_LIMITS']._serialized_end=1058
+  _globals['_MODELINFO']._serialized_start=1061
+  _globals['_MODELINFO']._serialized_end=1612
+  _globals['_MODELINFO_METRICSENTRY']._serialized_start=1497
+  _globals['_MODELINFO_METRICSENTRY']._serialized_end=1543
+  _globals['_MODELINFO_TIERSENTRY']._serialized_start=1545
+  _globals['_MODELINFO_TIERSENTRY']._serialized_end=1612
+  _globals['_TIERINFO']._serialized_start=1615
+  _globals['_TIERINFO']._serialized_end=1857
+  _globals['_TIERINFO_METRICSENTRY']._serialized_start=1497
+  _globals['_TIERINFO_METRICSENTRY']._serialized_end=1543
+  _globals['_EDUSCORER']._serialized_start=1860
+  _globals['_EDUSCORER']._serialized_end=2158
 # @@protoc_insertion_point(module_scope)

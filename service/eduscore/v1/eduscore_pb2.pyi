@@ -17,24 +17,28 @@ class Snippet(_message.Message):
     def __init__(self, id: _Optional[str] = ..., code: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("snippet", "threshold", "tier")
+    __slots__ = ("snippet", "threshold", "tier", "units")
     SNIPPET_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
     snippet: Snippet
     threshold: float
     tier: str
-    def __init__(self, snippet: _Optional[_Union[Snippet, _Mapping]] = ..., threshold: _Optional[float] = ..., tier: _Optional[str] = ...) -> None: ...
+    units: bool
+    def __init__(self, snippet: _Optional[_Union[Snippet, _Mapping]] = ..., threshold: _Optional[float] = ..., tier: _Optional[str] = ..., units: _Optional[bool] = ...) -> None: ...
 
 class ScoreBatchRequest(_message.Message):
-    __slots__ = ("snippets", "threshold", "tier")
+    __slots__ = ("snippets", "threshold", "tier", "units")
     SNIPPETS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
     snippets: _containers.RepeatedCompositeFieldContainer[Snippet]
     threshold: float
     tier: str
-    def __init__(self, snippets: _Optional[_Iterable[_Union[Snippet, _Mapping]]] = ..., threshold: _Optional[float] = ..., tier: _Optional[str] = ...) -> None: ...
+    units: bool
+    def __init__(self, snippets: _Optional[_Iterable[_Union[Snippet, _Mapping]]] = ..., threshold: _Optional[float] = ..., tier: _Optional[str] = ..., units: _Optional[bool] = ...) -> None: ...
 
 class ScoreBatchResponse(_message.Message):
     __slots__ = ("results",)
@@ -43,7 +47,7 @@ class ScoreBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ScoreResult, _Mapping]]] = ...) -> None: ...
 
 class ScoreResult(_message.Message):
-    __slots__ = ("id", "score", "keep", "label", "threshold", "model_version", "signals", "n_tokens", "truncated", "language", "tier")
+    __slots__ = ("id", "score", "keep", "label", "threshold", "model_version", "signals", "n_tokens", "truncated", "language", "tier", "units")
     class SignalsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +66,7 @@ class ScoreResult(_message.Message):
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     keep: bool
@@ -73,7 +78,26 @@ class ScoreResult(_message.Message):
     truncated: bool
     language: str
     tier: str
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., keep: _Optional[bool] = ..., label: _Optional[int] = ..., threshold: _Optional[float] = ..., model_version: _Optional[str] = ..., signals: _Optional[_Mapping[str, float]] = ..., n_tokens: _Optional[int] = ..., truncated: _Optional[bool] = ..., language: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+    units: _containers.RepeatedCompositeFieldContainer[UnitResult]
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., keep: _Optional[bool] = ..., label: _Optional[int] = ..., threshold: _Optional[float] = ..., model_version: _Optional[str] = ..., signals: _Optional[_Mapping[str, float]] = ..., n_tokens: _Optional[int] = ..., truncated: _Optional[bool] = ..., language: _Optional[str] = ..., tier: _Optional[str] = ..., units: _Optional[_Iterable[_Union[UnitResult, _Mapping]]] = ...) -> None: ...
+
+class UnitResult(_message.Message):
+    __slots__ = ("kind", "name", "start_line", "end_line", "language", "score", "keep")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    START_LINE_FIELD_NUMBER: _ClassVar[int]
+    END_LINE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    start_line: int
+    end_line: int
+    language: str
+    score: float
+    keep: bool
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., start_line: _Optional[int] = ..., end_line: _Optional[int] = ..., language: _Optional[str] = ..., score: _Optional[float] = ..., keep: _Optional[bool] = ...) -> None: ...
 
 class GetModelInfoRequest(_message.Message):
     __slots__ = ()
