@@ -17,6 +17,7 @@ import numpy as np
 
 from eduscore.errors import TierUnavailable
 from eduscore.scoring import features
+from eduscore.scoring.bands import Band, CascadeBands
 from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
 from eduscore.scoring.model import LABEL_MAX, LABEL_MIN, Head
 from eduscore.scoring.tiers import (
@@ -25,7 +26,6 @@ from eduscore.scoring.tiers import (
     FULL,
     TIERS,
     Tier,
-    cascade_band,
     design_matrix,
     feature_matrix,
     load_tiers,
@@ -71,6 +71,9 @@ class Snippet:
     language: str = ""
     #: full, fast or cascade; '' = the scorer's default tier.
     tier: str = ""
+    #: The keep line it is judged at (the request's threshold); None: the call's or the
+    #: scorer's. A cascade escalates with this line's band.
+    threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +134,9 @@ class Scorer:
             raise ValueError("a scorer needs at least one tier")
         self.full, self.fast, self.head, self.lexical = full, fast, main, lexical
         self.threshold = threshold
-        self.band = cascade_band(main.metadata)
+        self.bands = CascadeBands.from_metadata(main.metadata)
+        #: The cascade's band at the default threshold (None: the model has no cascade).
+        self.band = self.band_for(threshold)
         self.tiers = tuple(
             t
             for t, ok in ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.band))
@@ -179,6 +184,10 @@ class Scorer:
         """The encoder of the default tier (the full one for a cascade)."""
         return self.tier_model(FULL if self.default_tier != FAST else FAST).embedder
 
+    def band_for(self, threshold: float) -> Band | None:
+        """The fast scores a cascade escalates at keep line `threshold` (scoring/bands.py)."""
+        return None if self.bands is None else self.bands.band_for(threshold)
+
     def tier_model(self, name: str) -> Tier:
         tier = self.full if name == FULL else self.fast
         if tier is None:
@@ -197,8 +206,7 @@ class Scorer:
                 else "it loaded no encoder (a server started with --tier full or cascade has one)"
             )
             raise TierUnavailable(
-                f"tier {name!r} is not served here: {why}; this server runs"
-                f" {', '.join(self.tiers)}"
+                f"tier {name!r} is not served here: {why}; this server runs {', '.join(self.tiers)}"
             )
         return name
 
@@ -220,19 +228,22 @@ class Scorer:
         if not snippets:
             return []
         wanted = [self.resolve_tier(s.tier) for s in snippets]
+        call = self.threshold if threshold is None else threshold
+        lines = [call if s.threshold is None else s.threshold for s in snippets]
         signals = self.signals(snippets)
         decided: list[tuple[float, int, bool, str] | None] = [None] * len(snippets)
         first = [i for i, t in enumerate(wanted) if t != FULL]
         if first:
             self._apply(FAST, first, snippets, signals, decided)
-            lo, hi = self.band or (0.0, 0.0)
             for i in first:
-                if wanted[i] == CASCADE and lo <= decided[i][0] < hi:  # type: ignore[index]
-                    decided[i] = None  # close to the line: the encoder decides
+                if wanted[i] == CASCADE:
+                    lo, hi = self.band_for(lines[i]) or (0.0, 0.0)
+                    if lo <= decided[i][0] < hi:  # type: ignore[index]
+                        decided[i] = None  # close to the line: the encoder decides
         rest = [i for i, d in enumerate(decided) if d is None]
         if rest:
             self._apply(FULL, rest, snippets, signals, decided)
-        return self._results(snippets, signals, decided, threshold)
+        return self._results(snippets, signals, decided, lines)
 
     def _apply(
         self,
@@ -254,12 +265,11 @@ class Scorer:
         snippets: Sequence[Snippet],
         signals: list[dict[str, float]],
         decided: list[tuple[float, int, bool, str] | None],
-        threshold: float | None,
+        lines: list[float],
     ) -> list[ScoreResult]:
-        t = self.threshold if threshold is None else threshold
         version = self.head.version
         out = []
-        for s, sig, d in zip(snippets, signals, decided, strict=True):
+        for s, sig, d, t in zip(snippets, signals, decided, lines, strict=True):
             assert d is not None
             score, n_tokens, truncated, tier = d
             out.append(

@@ -1,10 +1,10 @@
 """MicroBatcher: one bounded queue in front of the model, one worker thread forming micro-batches.
 
 Every RPC (unary, batch, stream) puts its snippets here and awaits one future per snippet, so
-concurrent unary callers share model calls. The worker takes whatever is queued when the model is
-free (capped by count and by tokens), waits up to `max_wait_ms` for more only while load suggests
-more is coming, drops items whose caller left or whose deadline passed, and sets each future.
-A failed batch fails its own items, never the loop (TEI's `backend_task`).
+concurrent unary callers share model calls. The worker takes what is queued when the model is
+free (capped by count and tokens), waits up to `max_wait_ms` for more only while load suggests
+more is coming, drops items whose caller left or whose deadline passed, sets each future. A
+failed batch fails its own items, never the loop (TEI's `backend_task`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import NoReturn
 from eduscore import metrics
 from eduscore.errors import DeadlineExpired, EduScoreError, QueueFull, ShuttingDown
 from eduscore.scoring.cache import ResultCache, content_key
-from eduscore.scoring.scorer import Scorer, ScoreResult, Snippet
+from eduscore.scoring.scorer import CASCADE, Scorer, ScoreResult, Snippet
 from eduscore.serving.delivery import call_soon, resolve, settle
 from eduscore.serving.queue import Pending, WorkQueue
 
@@ -121,12 +121,11 @@ class MicroBatcher:
         self, snippets: Sequence[Snippet], *, deadline: float | None = None, waits: bool = False
     ) -> list[asyncio.Future[ScoreResult]]:
         """Futures for `snippets`, in order; cache hits are already resolved. `waits`: the caller
-        waits for room on QueueFull, so that is no refusal and is not counted as one.
+        waits for room on QueueFull (no refusal, not counted as one).
 
         Raises:
-            QueueFull: the queue has no room for all the uncached snippets now.
-            Overloaded: the wait ahead exceeds the call's deadline.
-            ShuttingDown: the server is draining or the worker has stopped.
+            QueueFull: the queue has no room for all the uncached snippets now; Overloaded:
+                the wait ahead exceeds the call's deadline; ShuttingDown: draining or stopped.
         """
         loop = self._loop
         if loop is None or self._stopping or self._failure is not None:
@@ -136,7 +135,7 @@ class MicroBatcher:
         now = time.monotonic()
         for snip in snippets:
             fut: asyncio.Future[ScoreResult] = loop.create_future()
-            key = content_key(snip.code, snip.language, snip.tier)
+            key = content_key(snip.code, snip.language, self._cache_tier(snip))
             hit = self.cache.get(key)
             if hit is not None:
                 fut.set_result(hit.at_threshold(hit.threshold, id=snip.id))
@@ -161,6 +160,11 @@ class MicroBatcher:
         metrics.cache_hits.inc(len(snippets) - len(pending))
         metrics.cache_misses.inc(len(pending))
         return futures
+
+    def _cache_tier(self, snip: Snippet) -> str:
+        """The tier in a snippet's cache key; a cascade's answer depends on its band too."""
+        line = self.scorer.threshold if snip.threshold is None else snip.threshold
+        return f"{CASCADE}{self.scorer.band_for(line)}" if snip.tier == CASCADE else snip.tier
 
     def _refusal(
         self, pending: list[Pending], deadline: float | None, now: float
