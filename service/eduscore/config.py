@@ -129,6 +129,13 @@ class Settings:
         " its 76 signals), so the default costs ~70 MiB.",
     )
     torch_threads: int = _f(0, "PyTorch intra-op threads (0: number of cores).")
+    workers: int = _f(
+        -1,
+        "Worker processes that score fast-tier requests, each with its own copy of the fast"
+        " tier (~110 MiB) on a core of its own; 0 scores them in the server's model thread,"
+        " where the GIL gives them one core. -1: every core for --tier fast, 0 for full and"
+        " cascade (torch already uses every core, and their fast-tier requests are a side line).",
+    )
     grace_period_s: float = _f(
         20.0, "On SIGTERM, how long in-flight RPCs may take before they are cancelled."
     )
@@ -162,6 +169,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.workers < -1:
+            raise ValueError(f"workers={self.workers}: use -1 (auto), 0 (none) or a count")
         for name in ("max_wait_ms", "grace_period_s", "cache_size", "torch_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must not be negative")

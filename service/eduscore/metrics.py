@@ -134,6 +134,17 @@ model_info = Gauge(
     registry=REGISTRY,
 )
 ready = Gauge("eduscore_ready", "1 when the server is SERVING, else 0.", registry=REGISTRY)
+pool_workers = Gauge(
+    "eduscore_pool_workers",
+    "Worker processes up and scoring the fast tier (--workers).",
+    registry=REGISTRY,
+)
+worker_restarts = Counter(
+    "eduscore_worker_restarts",
+    "Pool worker processes replaced after dying or hanging mid-batch; the snippets each held"
+    " were answered UNAVAILABLE.",
+    registry=REGISTRY,
+)
 
 #: Reasons used with `rejected`; pre-created so dashboards show 0 rather than gaps.
 REJECT_REASONS = ("invalid", "overloaded", "deadline", "cancelled", "shutting_down", "error")

@@ -1,5 +1,5 @@
 """One running eduscore, as the gRPC servicer and the HTTP/JSON API share it: settings, health,
-the model and its batcher, and their start (load, warm, go SERVING) and drain.
+the model, its worker pool and batcher, and their start (load, warm, go SERVING) and drain.
 
 Its own module so the edges (servicer.py, http_api.py) and the builder (server.py) all import it
 and it imports none of them: the HTTP API is handed in as an `Edge`.
@@ -22,6 +22,7 @@ from eduscore.config import Settings
 from eduscore.scoring.cache import ResultCache
 from eduscore.scoring.scorer import Scorer
 from eduscore.serving.batching import MicroBatcher
+from eduscore.serving.pool import PoolWorker, WorkerRecipe, default_workers
 from eduscore.v1 import eduscore_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class App:
         loop = asyncio.get_running_loop()
         batcher = MicroBatcher(
             scorer,
+            pool=self._pool(),
             max_batch_size=s.max_batch_size,
             max_batch_tokens=s.max_batch_tokens,
             max_wait_ms=s.max_wait_ms,
@@ -111,7 +113,7 @@ class App:
             cache=ResultCache(s.cache_size),
             on_failure=lambda exc: asyncio.run_coroutine_threadsafe(self._unhealthy(), loop),
         )
-        await batcher.start()  # warms the model up in the one thread that will run it
+        await batcher.start()  # warms each model up in the one thread that will run it
         self.batcher = batcher
         enc = scorer.embedder
         metrics.model_info.labels(
@@ -120,17 +122,25 @@ class App:
         await self.set_status(health_pb2.HealthCheckResponse.SERVING)
         metrics.ready.set(1)
         log.info(
-            "eduscore %s serving model %s (tiers %s, default %s, encoder %s) on port %d,"
-            " metrics on %s, HTTP on %s",
+            "eduscore %s serving model %s (tiers %s, default %s, encoder %s, %d pool workers) on"
+            " port %d, metrics on %s, HTTP on %s",
             __version__,
             scorer.model_version,
             ",".join(scorer.tiers),
             scorer.default_tier,
             enc.name,
+            sum(lane.worker is not None for lane in batcher.lanes),
             self.port,
             self.metrics_port if self.metrics_port is not None else "off",
             self.http_port if self.http_port is not None else "off",
         )
+
+    def _pool(self) -> list[PoolWorker]:
+        """The worker processes of --workers (-1: every core for a fast-only server)."""
+        s = self.settings
+        n = s.workers if s.workers >= 0 else default_workers(s.tier)
+        recipe = WorkerRecipe(s.resolved_model_dir, s.threshold, s.log_level, s.log_format)
+        return [PoolWorker(recipe, i) for i in range(n)]
 
     async def set_status(self, status: Any) -> None:
         self.serving = status == health_pb2.HealthCheckResponse.SERVING
