@@ -120,6 +120,7 @@ def test_a_fast_server_scores_in_its_workers_as_in_process(pooled, fast_scorer) 
     assert all(cpu_s(p) > b + 0.2 for p, b in zip(pids, busy, strict=True))
     m = scrape(pooled.metrics_url)
     assert m["eduscore_pool_workers"] == 2 and m["eduscore_worker_restarts_total"] == 0
+    assert health(pooled.address, "liveness") == health_pb2.HealthCheckResponse.SERVING
 
 
 def _kill_mid_batch(server: RunningServer, codes: list[str]) -> tuple[object, int]:
@@ -198,6 +199,7 @@ def test_a_worker_that_cannot_be_replaced_turns_the_server_not_serving(tmp_path:
         os.kill(pid, signal.SIGKILL)  # idle: no batch in hand
         nope = health_pb2.HealthCheckResponse.NOT_SERVING
         wait_for(lambda: health(server.address) == nope, what="health stayed SERVING")
+        assert health(server.address, "liveness") == nope  # a restart is what can help
         with grpc.insecure_channel(server.address) as ch:
             stub = eduscore_pb2_grpc.EduScorerStub(ch)
             with pytest.raises(grpc.RpcError) as err:

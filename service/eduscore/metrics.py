@@ -145,6 +145,17 @@ worker_restarts = Counter(
     " were answered UNAVAILABLE.",
     registry=REGISTRY,
 )
+oldest_call_seconds = Gauge(
+    "eduscore_oldest_model_call_seconds",
+    "How long the oldest model call in flight has been running (0 when none is).",
+    registry=REGISTRY,
+)
+stalled_calls = Counter(
+    "eduscore_stalled_model_calls",
+    "Model calls that ran past --stall-timeout-s: health is NOT_SERVING while one runs, and a"
+    " pool worker's is killed and replaced.",
+    registry=REGISTRY,
+)
 
 #: Reasons used with `rejected`; pre-created so dashboards show 0 rather than gaps.
 REJECT_REASONS = ("invalid", "overloaded", "deadline", "cancelled", "shutting_down", "error")

@@ -2,8 +2,8 @@
 
 A runner is the server's own Scorer (the `model` route: the encoder, whose torch threads use
 every core) or one worker process of the pool (the `pool` route: the fast tier, one process a
-core). A lane times the call it has in flight and replaces its worker when the process is
-lost mid-batch (the batch's items are answered UNAVAILABLE).
+core). A lane times the call it has in flight, which is what the watchdog reads, and replaces
+its worker when the process is lost mid-batch (the batch's items are answered UNAVAILABLE).
 """
 
 from __future__ import annotations
@@ -138,6 +138,14 @@ class Lane:
         metrics.worker_restarts.inc()
         self.worker.restart()
         log.warning("%s replaced (pid %s)", self.name, self.worker.pid)
+
+    def stop_call(self) -> bool:
+        """Kill the worker of a call that hangs (True): it is then replaced. A call in the
+        server's own thread cannot be stopped (False)."""
+        if self.worker is None or self.call_started is None:
+            return False
+        self.worker.kill()
+        return True
 
 
 def lanes_for(scorer: Scorer, pool: Sequence[PoolWorker]) -> list[Lane]:
