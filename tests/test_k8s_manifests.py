@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from eduscore.serving.app import LIVENESS
+
 kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is not installed")
 
 K8S = Path(__file__).resolve().parents[1] / "deploy" / "k8s"
@@ -69,6 +71,11 @@ def test_services_probes_and_drain_fit_the_deployment() -> None:
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == ports["grpc"], probe
     live = container["livenessProbe"]
+    # Liveness asks the service only a hung or dead model fails (the server's LIVENESS);
+    # startup and readiness the overall one, NOT_SERVING while loading and draining too.
+    assert live["grpc"]["service"] == LIVENESS
+    assert "service" not in container["readinessProbe"]["grpc"]
+    assert float(env["EDUSCORE_STALL_TIMEOUT_S"]) > 0
     drain_s = float(env["EDUSCORE_GRACE_PERIOD_S"])
     pre_stop_s = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pod["spec"]["terminationGracePeriodSeconds"] > pre_stop_s + drain_s

@@ -266,7 +266,7 @@ class _DyingScorer(Scorer):
 
 async def test_dead_worker_means_not_serving_and_explicit_errors(scorer) -> None:
     app = await _start(scorer, cache_size=0)
-    app.batcher.scorer = _DyingScorer(scorer)
+    app.batcher.lanes[0].runner = _DyingScorer(scorer)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
             stub = eduscore_pb2_grpc.EduScorerStub(ch)

@@ -11,10 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from eduscore.scoring.scorer import Snippet
 from eduscore.v1 import eduscore_pb2 as pb
 from eduscore.v1 import eduscore_pb2_grpc
 
-from .conftest import RunningServer, start_server, stop_server
+from .conftest import CORPUS, RunningServer, start_server, stop_server
 from .snippets import SETTINGS
 from .snippets import TEXTBOOK as _TEXTBOOK
 from .test_server import scrape, scrape_until
@@ -76,6 +77,32 @@ def test_model_info_reports_every_tier(stub) -> None:
     assert fast.embedding_model.startswith("model2vec(") and fast.embedding_dim == 256
     assert 0.5 < fast.metrics["f1_keep"] < 1.0
     assert cascade.band_lo < 3.0 < cascade.band_hi and 0 < cascade.escalated_share < 1
+
+
+def test_the_requests_threshold_picks_the_cascades_band(stub, scorer) -> None:
+    """A unit whose fast score lies in the band of 3.5 but not in that of 2.5 is escalated at
+    3.5 only, whatever was asked (and cached) before; ModelInfo lists every line's band."""
+    info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=60).tiers["cascade"]
+    bands = {round(b.threshold, 2): (b.band_lo, b.band_hi) for b in info.bands}
+    assert len(bands) > 100 and bands[3.0] == pytest.approx((info.band_lo, info.band_hi))
+    for line in (2.5, 3.5):
+        assert bands[line] == pytest.approx(scorer.band_for(line))
+    (lo, hi), (lo25, hi25) = bands[3.5], bands[2.5]
+    # A trailing comment: text the session server has not cached yet.
+    codes = [json.loads(line)["code"] + "\n# band\n" for line in CORPUS.open()][::7][:400]
+    fast = scorer.score_batch([Snippet(code=c, tier="fast") for c in codes])
+    code = next(c for c, r in zip(codes, fast, strict=True)
+                if lo <= r.score < hi and not lo25 <= r.score < hi25)  # fmt: skip
+
+    def score(threshold: float) -> pb.ScoreResult:
+        request = pb.ScoreRequest(snippet=pb.Snippet(code=code), tier="cascade")
+        request.threshold = threshold
+        return stub.Score(request, timeout=60)
+
+    assert score(2.5).tier == "fast" and score(3.5).tier == "full" and score(2.5).tier == "fast"
+    reqs = [pb.ScoreRequest(snippet=pb.Snippet(code=code), tier="cascade", threshold=t)
+            for t in (3.5, 2.5, 3.5)]  # fmt: skip
+    assert [r.tier for r in stub.ScoreStream(iter(reqs), timeout=60)] == ["full", "fast", "full"]
 
 
 def test_fast_only_server_runs_without_torch_and_refuses_the_encoder(

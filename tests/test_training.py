@@ -92,6 +92,10 @@ def test_train_then_serve_the_artifact(slice_path: Path, files_path: Path, tmp_p
     assert meta["tiers"]["fast"]["cv"]["f1_keep"] == round(out_fast_f1(tmp_path), 4)
     lo, hi = meta["tiers"]["cascade"]["band"]
     assert lo <= 3.0 <= hi and "## Tiers" in (tmp_path / "model" / "README.md").read_text()
+    # A band per keep line, the default line's among them, checked on unseen packages too.
+    bands = meta["tiers"]["cascade"]["bands"]
+    assert bands["threshold"][0] == 0.0 and bands["threshold"][-1] == 5.0
+    assert scorer.band_for(3.0) == (lo, hi) and len(meta["tiers"]["cascade"]["held_out"]) == 3
     fast = Scorer.load(str(tmp_path / "model"), tier="fast").score_batch([Snippet(code=TEXTBOOK)])
     assert fast[0].tier == "fast" and 0.0 <= fast[0].score <= 5.0
     # Whole files: each tier's file model, measured in grouped CV against the baselines, and

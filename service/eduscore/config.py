@@ -135,6 +135,20 @@ class Settings:
         " its 76 signals), so the default costs ~70 MiB.",
     )
     torch_threads: int = _f(0, "PyTorch intra-op threads (0: number of cores).")
+    workers: int = _f(
+        -1,
+        "Worker processes that score fast-tier requests, each with its own copy of the fast"
+        " tier (~110 MiB) on a core of its own; 0 scores them in the server's model thread,"
+        " where the GIL gives them one core. -1: every core for --tier fast, 0 for full and"
+        " cascade (torch already uses every core, and their fast-tier requests are a side line).",
+    )
+    stall_timeout_s: float = _f(
+        120.0,
+        "A model call running longer than this is taken as hung: health turns NOT_SERVING"
+        " (readiness and the liveness service fail, so an orchestrator restarts the server)"
+        " until it ends, and a pool worker's hung call is killed, answered UNAVAILABLE and the"
+        " worker replaced. The slowest legitimate call measured (64 snippets of 1 MB) takes ~10 s.",
+    )
     grace_period_s: float = _f(
         20.0, "On SIGTERM, how long in-flight RPCs may take before they are cancelled."
     )
@@ -169,6 +183,10 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.workers < -1:
+            raise ValueError(f"workers={self.workers}: use -1 (auto), 0 (none) or a count")
+        if not self.stall_timeout_s > 0:
+            raise ValueError(f"stall_timeout_s={self.stall_timeout_s} must be positive")
         for name in ("max_wait_ms", "grace_period_s", "cache_size", "torch_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must not be negative")

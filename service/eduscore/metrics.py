@@ -141,6 +141,28 @@ model_info = Gauge(
     registry=REGISTRY,
 )
 ready = Gauge("eduscore_ready", "1 when the server is SERVING, else 0.", registry=REGISTRY)
+pool_workers = Gauge(
+    "eduscore_pool_workers",
+    "Worker processes up and scoring the fast tier (--workers).",
+    registry=REGISTRY,
+)
+worker_restarts = Counter(
+    "eduscore_worker_restarts",
+    "Pool worker processes replaced after dying or hanging mid-batch; the snippets each held"
+    " were answered UNAVAILABLE.",
+    registry=REGISTRY,
+)
+oldest_call_seconds = Gauge(
+    "eduscore_oldest_model_call_seconds",
+    "How long the oldest model call in flight has been running (0 when none is).",
+    registry=REGISTRY,
+)
+stalled_calls = Counter(
+    "eduscore_stalled_model_calls",
+    "Model calls that ran past --stall-timeout-s: health is NOT_SERVING while one runs, and a"
+    " pool worker's is killed and replaced.",
+    registry=REGISTRY,
+)
 
 #: Reasons used with `rejected`; pre-created so dashboards show 0 rather than gaps.
 REJECT_REASONS = ("invalid", "overloaded", "deadline", "cancelled", "shutting_down", "error")

@@ -97,8 +97,20 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class CascadeBand:
+    """The cascade's band for one keep line: fast scores in [band_lo, band_hi) are escalated."""
+
+    threshold: float
+    band_lo: float
+    band_hi: float
+    escalated_share: float
+    disagreement: float
+
+
+@dataclass(frozen=True, slots=True)
 class TierInfo:
-    """One tier a server runs: its encoder, grouped-CV metrics and, for cascade, the band."""
+    """One tier a server runs: its encoder, grouped-CV metrics and, for cascade, the band at the
+    server's default threshold and `bands`, the band of every keep line."""
 
     embedding_model: str
     embedding_dim: int
@@ -107,6 +119,7 @@ class TierInfo:
     band_lo: float = 0.0
     band_hi: float = 0.0
     escalated_share: float = 0.0
+    bands: tuple[CascadeBand, ...] = ()
 
     @classmethod
     def from_message(cls, m: pb.TierInfo) -> TierInfo:
@@ -118,6 +131,10 @@ class TierInfo:
             band_lo=m.band_lo,
             band_hi=m.band_hi,
             escalated_share=m.escalated_share,
+            bands=tuple(
+                CascadeBand(b.threshold, b.band_lo, b.band_hi, b.escalated_share, b.disagreement)
+                for b in m.bands
+            ),
         )
 
 

@@ -22,6 +22,9 @@ class Snippet:
     language: str = ""
     #: full, fast or cascade; '' = the scorer's default tier.
     tier: str = ""
+    #: The keep line it is judged at (the request's threshold); None: the call's or the
+    #: scorer's. A cascade escalates with this line's band.
+    threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from eduscore.errors import InvalidInput, TierUnavailable
 from eduscore.scoring import features, files
+from eduscore.scoring.bands import Band, CascadeBands
 from eduscore.scoring.features.detection import hint_format
 from eduscore.scoring.files import MAX_FILE_UNITS, SINGLE_UNIT_CHARS, FileModel, FilePlan
 from eduscore.scoring.lexical import STACKED_NAME, LexicalModel
@@ -27,7 +28,6 @@ from eduscore.scoring.tiers import (
     FULL,
     TIERS,
     Tier,
-    cascade_band,
     design_matrix,
     feature_matrix,
     load_tiers,
@@ -85,7 +85,9 @@ class Scorer:
         self.full, self.fast, self.head, self.lexical = full, fast, main, lexical
         self.file_models = dict(file_models or {})
         self.threshold, self.max_file_units = threshold, max_file_units
-        self.cascade_band = cascade_band(main.metadata)
+        self.bands = CascadeBands.from_metadata(main.metadata)
+        #: The cascade's band at the default threshold (None: the model has no cascade).
+        self.cascade_band = self.band_for(threshold)
         ok = ((FULL, full), (FAST, fast), (CASCADE, full and fast and self.cascade_band))
         self.tiers = tuple(t for t, has in ok if has)
         if tier not in self.tiers:
@@ -131,6 +133,10 @@ class Scorer:
     def embedder(self) -> Any:
         """The encoder of the default tier (the full one for a cascade)."""
         return self.tier_model(FULL if self.default_tier != FAST else FAST).embedder
+
+    def band_for(self, threshold: float) -> Band | None:
+        """The fast scores a cascade escalates at keep line `threshold` (scoring/bands.py)."""
+        return None if self.bands is None else self.bands.band_for(threshold)
 
     def tier_model(self, name: str) -> Tier:
         tier = self.full if name == FULL else self.fast
@@ -219,19 +225,22 @@ class Scorer:
         if not snippets:
             return []
         wanted = [self.resolve_tier(s.tier) for s in snippets]
+        call = self.threshold if threshold is None else threshold
+        lines = [call if s.threshold is None else s.threshold for s in snippets]
         signals = self.signals(snippets)
         decided: list[tuple[float, int, bool, str] | None] = [None] * len(snippets)
         first = [i for i, t in enumerate(wanted) if t != FULL]
         if first:
             self._apply(FAST, first, snippets, signals, decided)
-            lo, hi = self.cascade_band or (0.0, 0.0)
             for i in first:
-                if wanted[i] == CASCADE and lo <= decided[i][0] < hi:  # type: ignore[index]
-                    decided[i] = None  # close to the line: the encoder decides
+                if wanted[i] == CASCADE:
+                    lo, hi = self.band_for(lines[i]) or (0.0, 0.0)
+                    if lo <= decided[i][0] < hi:  # type: ignore[index]
+                        decided[i] = None  # close to the line: the encoder decides
         rest = [i for i, d in enumerate(decided) if d is None]
         if rest:
             self._apply(FULL, rest, snippets, signals, decided)
-        return self._results(snippets, signals, decided, threshold)
+        return self._results(snippets, signals, decided, lines)
 
     def _apply(
         self,
@@ -253,12 +262,11 @@ class Scorer:
         snippets: Sequence[Snippet],
         signals: list[dict[str, float]],
         decided: list[tuple[float, int, bool, str] | None],
-        threshold: float | None,
+        lines: list[float],
     ) -> list[ScoredSnippet]:
-        t = self.threshold if threshold is None else threshold
         version = self.head.version
         out = []
-        for s, sig, d in zip(snippets, signals, decided, strict=True):
+        for s, sig, d, t in zip(snippets, signals, decided, lines, strict=True):
             assert d is not None
             score, n_tokens, truncated, tier = d
             out.append(

@@ -1,5 +1,6 @@
 """One running eduscore, as the gRPC servicer and the HTTP/JSON API share it: settings, health,
-the model and its batcher, and their start (load, warm, go SERVING) and drain.
+the model, its worker pool and batcher, the watchdog, and their start (load, warm, go SERVING)
+and drain.
 
 Its own module so the edges (servicer.py, http_api.py) and the builder (server.py) all import it
 and it imports none of them: the HTTP API is handed in as an `Edge`.
@@ -22,11 +23,17 @@ from eduscore.config import Settings
 from eduscore.scoring.cache import ResultCache
 from eduscore.scoring.scorer import Scorer
 from eduscore.serving.batching import MicroBatcher
+from eduscore.serving.pool import PoolWorker, WorkerRecipe, default_workers
+from eduscore.serving.watchdog import Watchdog
 from eduscore.v1 import eduscore_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["EduScorer"].full_name
+#: The health service a liveness probe asks: SERVING once started, NOT_SERVING only when the
+#: model hangs (the watchdog) or its worker died for good, so a restart can help. The overall
+#: service "" (readiness) is NOT_SERVING while loading and draining too.
+LIVENESS = "liveness"
 
 
 class Edge(Protocol):
@@ -71,6 +78,8 @@ class App:
     http_port: int | None = None
     #: Mirrors the health status, for the HTTP API's /healthz.
     serving: bool = False
+    _watchdog: asyncio.Task[None] | None = None
+    _draining: bool = False
 
     def _load(self) -> Scorer:
         s = self.settings
@@ -104,6 +113,7 @@ class App:
         loop = asyncio.get_running_loop()
         batcher = MicroBatcher(
             scorer,
+            pool=self._pool(),
             max_batch_size=s.max_batch_size,
             max_batch_tokens=s.max_batch_tokens,
             max_wait_ms=s.max_wait_ms,
@@ -112,8 +122,10 @@ class App:
             cache=ResultCache(s.cache_size),
             on_failure=lambda exc: asyncio.run_coroutine_threadsafe(self._unhealthy(), loop),
         )
-        await batcher.start()  # warms the model up in the one thread that will run it
+        await batcher.start()  # warms each model up in the one thread that will run it
         self.batcher = batcher
+        watchdog = Watchdog(batcher, s.stall_timeout_s, self._stalled)
+        self._watchdog = asyncio.create_task(watchdog.run())
         enc = scorer.embedder
         metrics.model_info.labels(
             scorer.model_version, enc.name, scorer.metadata.get("head", {}).get("class", "")
@@ -121,21 +133,30 @@ class App:
         await self.set_status(health_pb2.HealthCheckResponse.SERVING)
         metrics.ready.set(1)
         log.info(
-            "eduscore %s serving model %s (tiers %s, default %s, encoder %s) on port %d,"
-            " metrics on %s, HTTP on %s",
+            "eduscore %s serving model %s (tiers %s, default %s, encoder %s, %d pool workers) on"
+            " port %d, metrics on %s, HTTP on %s",
             __version__,
             scorer.model_version,
             ",".join(scorer.tiers),
             scorer.default_tier,
             enc.name,
+            sum(lane.worker is not None for lane in batcher.lanes),
             self.port,
             self.metrics_port if self.metrics_port is not None else "off",
             self.http_port if self.http_port is not None else "off",
         )
 
+    def _pool(self) -> list[PoolWorker]:
+        """The worker processes of --workers (-1: every core for a fast-only server)."""
+        s = self.settings
+        n = s.workers if s.workers >= 0 else default_workers(s.tier)
+        recipe = WorkerRecipe(s.resolved_model_dir, s.threshold, s.log_level, s.log_format)
+        return [PoolWorker(recipe, i) for i in range(n)]
+
     async def set_status(self, status: Any) -> None:
+        """Readiness and liveness together (a stalled or dead model fails both)."""
         self.serving = status == health_pb2.HealthCheckResponse.SERVING
-        for name in ("", SERVICE_NAME):
+        for name in ("", SERVICE_NAME, LIVENESS):
             await self.health.set(name, status)
 
     async def _unhealthy(self) -> None:
@@ -143,10 +164,21 @@ class App:
         self.serving = False
         await self.set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
 
+    async def _stalled(self, stalled: bool) -> None:
+        """The watchdog saw a call hang (True) or none hanging any more (False)."""
+        if stalled:
+            await self._unhealthy()
+        elif not self._draining and self.batcher is not None and self.batcher.healthy:
+            await self.set_status(health_pb2.HealthCheckResponse.SERVING)
+            metrics.ready.set(1)
+
     async def stop(self, grace_s: float | None = None) -> None:
         """Drain: NOT_SERVING, refuse new RPCs, let in-flight ones finish within the grace."""
         metrics.ready.set(0)
         self.serving = False
+        self._draining = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         await self.health.enter_graceful_shutdown()
         if self.http is not None and self.http_port is not None:
             # the HTTP API drains its in-flight requests alongside gRPC's

@@ -173,6 +173,16 @@ SCHEMAS: dict[str, Any] = {
             "band_lo": _NUM,
             "band_hi": _NUM,
             "escalated_share": _NUM,
+            "bands": {"type": "array", "items": _ref("CascadeBand")},
+        }
+    ),
+    "CascadeBand": _all(
+        {
+            "threshold": _NUM,
+            "band_lo": _NUM,
+            "band_hi": _NUM,
+            "escalated_share": _NUM,
+            "disagreement": _NUM,
         }
     ),
     "Health": _all({"status": {"type": "string", "enum": ["SERVING", "NOT_SERVING"]}}),

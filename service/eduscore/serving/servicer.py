@@ -139,6 +139,7 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
             field,
             max_bytes=s.max_snippet_bytes,
             tier=validation.tier_of(request.tier, self.app.scorer),
+            threshold=threshold,
         )
         batcher = self._batcher(1)
         (planned,) = await units.plan_all(batcher.scorer, [snippet], [field])
@@ -174,7 +175,7 @@ async def score_one(app: App, request: pb.ScoreRequest, deadline: float | None) 
     threshold = validation.threshold_of(request, s.threshold)
     tier = validation.tier_of(request.tier, app.scorer)
     snippet = validation.snippet_of(
-        request.snippet, "snippet", max_bytes=s.max_snippet_bytes, tier=tier
+        request.snippet, "snippet", max_bytes=s.max_snippet_bytes, tier=tier, threshold=threshold
     )
     (out,) = await _score(app, [snippet], ["snippet"], threshold, request.units, deadline)
     return out
@@ -190,6 +191,7 @@ async def score_many(
         max_snippets=s.max_batch_snippets,
         max_bytes=s.max_snippet_bytes,
         tier=validation.tier_of(request.tier, app.scorer),
+        threshold=threshold,
     )
     fields = [f"snippets[{i}]" for i in range(len(snippets))]
     out = await _score(app, snippets, fields, threshold, request.units, deadline)
@@ -277,6 +279,14 @@ def tier_infos(scorer: Scorer) -> dict[str, pb.TierInfo]:
         if name == "cascade" and scorer.cascade_band:
             info.band_lo, info.band_hi = scorer.cascade_band
             info.escalated_share = float(row.get("escalated_share", 0.0))
+            columns = row.get("bands") or {}
+            keys = ("threshold", "lo", "hi", "escalated_share", "disagreement")
+            for t, lo, hi, share, differ in zip(*(columns.get(k, ()) for k in keys), strict=True):
+                info.bands.add(
+                    threshold=t, band_lo=lo, band_hi=hi, escalated_share=share, disagreement=differ
+                )
+                if abs(t - scorer.threshold) < 1e-9:  # the default threshold's own share
+                    info.escalated_share = share
         out[name] = info
     return out
 

@@ -33,7 +33,14 @@ def tier_of(name: str, scorer: Scorer | None) -> str:
     return tier if scorer is None else scorer.resolve_tier(tier)
 
 
-def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int, tier: str = "") -> Snippet:
+def snippet_of(
+    message: pb.Snippet,
+    field: str,
+    *,
+    max_bytes: int,
+    tier: str = "",
+    threshold: float | None = None,
+) -> Snippet:
     """A validated Snippet; the message names the field, the problem and the limit's flag."""
     code = message.code
     if not code.strip():
@@ -46,11 +53,16 @@ def snippet_of(message: pb.Snippet, field: str, *, max_bytes: int, tier: str = "
             f"{field}.code", "contains NUL bytes: binary data is not code; filter it out first"
         )
     language = normalize_language(message.language)
-    return Snippet(id=message.id, code=code, language=language, tier=tier)
+    return Snippet(id=message.id, code=code, language=language, tier=tier, threshold=threshold)
 
 
 def batch_of(
-    request: pb.ScoreBatchRequest, *, max_snippets: int, max_bytes: int, tier: str = ""
+    request: pb.ScoreBatchRequest,
+    *,
+    max_snippets: int,
+    max_bytes: int,
+    tier: str = "",
+    threshold: float | None = None,
 ) -> list[Snippet]:
     n = len(request.snippets)
     if n == 0:
@@ -60,7 +72,7 @@ def batch_of(
             "snippets", f"{n} snippets exceed --max-batch-snippets={max_snippets}; split the batch"
         )
     return [
-        snippet_of(s, f"snippets[{i}]", max_bytes=max_bytes, tier=tier)
+        snippet_of(s, f"snippets[{i}]", max_bytes=max_bytes, tier=tier, threshold=threshold)
         for i, s in enumerate(request.snippets)
     ]
 

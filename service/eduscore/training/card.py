@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from eduscore.training.card_sections import _num, _row, detection_section, files_section
+from eduscore.training.cascade import card_lines as cascade_card_lines
 
 _HEADLINE = (
     "f1_keep",
@@ -183,16 +184,15 @@ def tiers_section(meta: dict[str, Any]) -> list[str]:
     keys = ("f1_keep", "precision_keep", "recall_keep", "spearman", "mae")
     head = ["tier", "F1", "precision", "recall", "Spearman", "MAE", "to the encoder"]
     cascade = tiers.get("cascade", {})
-    lo, hi = cascade.get("band", ["", ""])
     lines = [
         "",
         "## Tiers",
         "",
         "`full` embeds with the encoder above; `fast` with a static table distilled from it",
-        "(model2vec, `fast/static/`) and its own head trained in the same grouped CV; `cascade`",
-        f"scores with `fast` and sends fast scores in [{lo}, {hi}) on to `full` (the band is",
-        "the narrowest whose out-of-fold keep decisions differ from the full tier's on at most"
-        f" {cascade.get('tolerance', 0):.1%} of the units).",
+        "(model2vec, `fast/static/`) and its own head trained in the same grouped CV.",
+        *cascade_card_lines(cascade),
+        "",
+        "The tiers at the default keep line (3.0):",
         "",
         _row(head),
         _row(["---"] * len(head)),

@@ -143,7 +143,9 @@ def train_fast(
     artifacts.save_head(fast_dir, fitted, meta)
     compile_head.export(fitted.estimator_, fast_dir)  # what serving runs (scoring/trees.py)
     artifacts.save_oof(fast_dir, data.ids, result.oof)
-    record = tiers_record(full_meta["cv"], result.metrics, full_oof, result.oof, data.labels)
+    record = tiers_record(
+        full_meta["cv"], result.metrics, full_oof, result.oof, data.labels, groups=data.groups
+    )
     return FastTier(record, embedder, result.models)
 
 
@@ -157,11 +159,15 @@ def tiers_record(
     full_oof: npt.NDArray[np.float64],
     fast_oof: npt.NDArray[np.float64],
     labels: npt.NDArray[np.float64],
+    groups: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Each tier's headline CV metrics, and the cascade band with what it escalates.
+    """Each tier's headline CV metrics, and the cascade bands with what they escalate.
 
-    The band is the narrowest whose out-of-fold keep decisions differ from the full tier's on at
+    A band is the narrowest whose out-of-fold keep decisions differ from the full tier's on at
     most CASCADE_TOLERANCE of the rows: the cascade is "the full model's judgement for less".
+    `band` is the one of the default keep line (3.0); `bands` one per keep line, of which the
+    server applies the request threshold's (training/cascade.py `bands_record`); `groups` (each
+    row's package) checks them on packages they were not fitted on.
     """
     band = cascade.fit_band(fast_oof, full_oof, tolerance=CASCADE_TOLERANCE)
     mixed, share = cascade.cascade_scores(fast_oof, full_oof, band)
@@ -180,5 +186,6 @@ def tiers_record(
             "tolerance": CASCADE_TOLERANCE,
             "criterion": "share of keep decisions that differ from the full tier's",
             "disagreement": round(cascade.disagreement(mixed, full_oof), 4),
+            **cascade.bands_record(fast_oof, full_oof, tolerance=CASCADE_TOLERANCE, groups=groups),
         },
     }

@@ -168,7 +168,7 @@ class ModelInfo(_message.Message):
     def __init__(self, model_version: _Optional[str] = ..., embedding_model: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., classifier: _Optional[str] = ..., default_threshold: _Optional[float] = ..., label_min: _Optional[float] = ..., label_max: _Optional[float] = ..., training_data_sha256: _Optional[str] = ..., training_data_size: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., signal_names: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., server_version: _Optional[str] = ..., default_tier: _Optional[str] = ..., tiers: _Optional[_Mapping[str, TierInfo]] = ...) -> None: ...
 
 class TierInfo(_message.Message):
-    __slots__ = ("embedding_model", "embedding_dim", "max_seq_length", "metrics", "band_lo", "band_hi", "escalated_share")
+    __slots__ = ("embedding_model", "embedding_dim", "max_seq_length", "metrics", "band_lo", "band_hi", "escalated_share", "bands")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,7 @@ class TierInfo(_message.Message):
     BAND_LO_FIELD_NUMBER: _ClassVar[int]
     BAND_HI_FIELD_NUMBER: _ClassVar[int]
     ESCALATED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    BANDS_FIELD_NUMBER: _ClassVar[int]
     embedding_model: str
     embedding_dim: int
     max_seq_length: int
@@ -190,4 +191,19 @@ class TierInfo(_message.Message):
     band_lo: float
     band_hi: float
     escalated_share: float
-    def __init__(self, embedding_model: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., band_lo: _Optional[float] = ..., band_hi: _Optional[float] = ..., escalated_share: _Optional[float] = ...) -> None: ...
+    bands: _containers.RepeatedCompositeFieldContainer[CascadeBand]
+    def __init__(self, embedding_model: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., band_lo: _Optional[float] = ..., band_hi: _Optional[float] = ..., escalated_share: _Optional[float] = ..., bands: _Optional[_Iterable[_Union[CascadeBand, _Mapping]]] = ...) -> None: ...
+
+class CascadeBand(_message.Message):
+    __slots__ = ("threshold", "band_lo", "band_hi", "escalated_share", "disagreement")
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    BAND_LO_FIELD_NUMBER: _ClassVar[int]
+    BAND_HI_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    DISAGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    threshold: float
+    band_lo: float
+    band_hi: float
+    escalated_share: float
+    disagreement: float
+    def __init__(self, threshold: _Optional[float] = ..., band_lo: _Optional[float] = ..., band_hi: _Optional[float] = ..., escalated_share: _Optional[float] = ..., disagreement: _Optional[float] = ...) -> None: ...
