@@ -101,12 +101,12 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
             try:
                 n = 0
                 async for request in request_iterator:
-                    field = f"request[{n}] (id={request.snippet.id!r})"
+                    field = f"request[{n}] (id={validation.short_id(request.snippet.id)})"
                     threshold = validation.threshold_of(request, s.threshold)
                     snippet = validation.snippet_of(
                         request.snippet,
                         f"{field}.snippet",
-                        max_bytes=s.max_snippet_bytes,
+                        bounds_of(s),
                         tier=validation.tier_of(request.tier, self.app.scorer),
                     )
                     fut = await self._batcher(1).submit_when_ready(
@@ -154,6 +154,17 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
 # both go through the same validation, batcher and limits. `deadline` is time.monotonic().
 
 
+@functools.cache
+def bounds_of(s: Settings) -> validation.Bounds:
+    """The request limits of these settings (built once per Settings: it is frozen)."""
+    return validation.Bounds(
+        max_snippet_bytes=s.max_snippet_bytes,
+        max_id_bytes=s.max_id_bytes,
+        max_batch_snippets=s.max_batch_snippets,
+        max_queue_bytes=s.max_queue_bytes,
+    )
+
+
 def batcher_of(app: App, n: int = 1) -> MicroBatcher:
     """The batcher, or ShuttingDown (its `n` snippets counted) while the model loads."""
     if app.batcher is None:
@@ -173,9 +184,7 @@ async def score_one(app: App, request: pb.ScoreRequest, deadline: float | None) 
     s = app.settings
     threshold = validation.threshold_of(request, s.threshold)
     tier = validation.tier_of(request.tier, app.scorer)
-    snippet = validation.snippet_of(
-        request.snippet, "snippet", max_bytes=s.max_snippet_bytes, tier=tier
-    )
+    snippet = validation.snippet_of(request.snippet, "snippet", bounds_of(s), tier=tier)
     futures = batcher_of(app, 1).submit([snippet], deadline=deadline)
     (result,) = await _gather(futures)
     out = [validation.result_message(result, threshold, snippet.id)]
@@ -189,10 +198,7 @@ async def score_many(
     s = app.settings
     threshold = validation.threshold_of(request, s.threshold)
     snippets = validation.batch_of(
-        request,
-        max_snippets=s.max_batch_snippets,
-        max_bytes=s.max_snippet_bytes,
-        tier=validation.tier_of(request.tier, app.scorer),
+        request, bounds_of(s), tier=validation.tier_of(request.tier, app.scorer)
     )
     futures = batcher_of(app, len(snippets)).submit(snippets, deadline=deadline)
     results = await _gather(futures)
@@ -236,6 +242,9 @@ def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
             max_stream_inflight=s.max_stream_inflight,
             max_seq_length=scorer.embedder.max_seq_length,
             max_message_bytes=s.max_message_bytes,
+            max_queue_size=s.max_queue_size,
+            max_queue_bytes=s.max_queue_bytes,
+            max_id_bytes=s.max_id_bytes,
         ),
         server_version=__version__,
         default_tier=scorer.default_tier,
