@@ -41,7 +41,14 @@ TOL = 1e-4
 POOL = 64
 #: Big snippets for --big clients (batches of 8 x ~400 KB, as in issue 16's byte-budget case).
 BIG_SNIPPETS, BIG_KB = 4, 400
-DEFAULT_SERVER_ARGS = ("--max-queue-size", "256", "--cache-size", "0")
+DEFAULT_SERVER_ARGS = (
+    "--max-queue-size",
+    "256",
+    "--max-batch-snippets",
+    "256",
+    "--cache-size",
+    "0",
+)
 
 
 @dataclass

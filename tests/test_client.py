@@ -121,23 +121,31 @@ async def test_async_client_matches_the_sync_one(server, stub) -> None:
 
 
 async def test_tls_token_and_retries_on_overload(secure) -> None:
-    """The TLS + token server's queue holds 8: a batch of 9 is refused every time, so the
-    client tries exactly `attempts` times (counted by the in-process server, which counts each
-    refused snippet: 9 per attempt), then raises."""
+    """The TLS + token server's queue holds 8. A batch of 9 could never be queued: refused as
+    invalid at once and not retried. Batches of 4 sent together find the queue full, and the
+    client retries them (counted by the in-process server) until every one is answered."""
+    import asyncio
+
     async with AsyncEduScoreClient(
-        secure.address, root_certificates=secure.ca, token=secure.token, timeout_s=30
+        secure.address, root_certificates=secure.ca, token=secure.token, timeout_s=60
     ) as client:
         assert (await client.score(TEXTBOOK)).score > 0
         assert await client.healthy()
-        refused = metrics.rejected.labels("overloaded")
-        before = refused._value.get()
-        policy = RetryPolicy(attempts=3, initial_backoff_s=0.05)
-        client.retry = policy
+        refused, invalid = metrics.rejected.labels("overloaded"), metrics.rejected.labels("invalid")
+        before, invalid_before = refused._value.get(), invalid._value.get()
         nine = [SnippetIn(code=f"w_{uuid.uuid4().hex} = {i}") for i in range(9)]
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await client.score_batch(nine)
-        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert refused._value.get() - before == 3 * len(nine)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "--max-batch-snippets=8" in err.value.details()
+        assert invalid._value.get() - invalid_before == len(nine)  # one attempt only
+        client.retry = RetryPolicy(attempts=200, initial_backoff_s=0.05, max_backoff_s=0.5)
+        batches = [
+            [SnippetIn(code=f"w_{uuid.uuid4().hex} = {i}") for i in range(4)] for _ in range(4)
+        ]
+        answers = await asyncio.gather(*(client.score_batch(b) for b in batches))
+        assert [len(a) for a in answers] == [4] * len(batches)
+        assert refused._value.get() > before, "the queue never filled: the test is moot"
     async with AsyncEduScoreClient(secure.address, root_certificates=secure.ca) as no_token:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await no_token.score("x = 1")

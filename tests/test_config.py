@@ -42,7 +42,7 @@ def test_every_field_has_an_env_var_and_flag() -> None:
         ({"threshold": float("nan")}, "threshold=nan"),
         ({"port": 70000}, "port=70000"),
         ({"max_batch_size": 0}, "max_batch_size=0"),
-        ({"max_queue_bytes": 999_999}, "max_queue_bytes=999999 is below max_snippet_bytes"),
+        ({"max_queue_bytes": 999_999}, "--max-snippet-bytes=1000000 exceeds --max-queue-bytes"),
         ({"tls_cert": "a.pem"}, "tls_cert and tls_key"),
         ({"log_format": "xml"}, "log_format='xml'"),
         ({"max_file_units": 0}, "max_file_units=0"),

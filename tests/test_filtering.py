@@ -196,7 +196,11 @@ def test_exit_codes(server, tmp_path: Path) -> None:
 
 def test_queue_full_is_retried_with_backoff(tmp_path: Path) -> None:
     """A server with a tiny queue refuses calls (RESOURCE_EXHAUSTED); the filter backs off."""
-    small = start_server(tmp_path, "--max-queue-size", "8", "--cache-size", "0")
+    small = start_server(
+        tmp_path,
+        *("--max-queue-size", "8", "--max-batch-snippets", "8", "--max-stream-inflight", "8"),
+        *("--cache-size", "0"),
+    )
     try:
         rows = many_rows(48)
         src = write_jsonl(tmp_path / "in.jsonl", rows)

@@ -233,7 +233,7 @@ def test_unknown_path_and_method(server) -> None:
 
 
 def test_unknown_errors_hide_their_text() -> None:
-    err = http_api._error_of(RuntimeError("secret path /etc/x"), 1024)
+    err = http_api._error_of(RuntimeError("secret path /etc/x"))
     assert err.status == 500 and err.code == grpc.StatusCode.INTERNAL
     assert "secret" not in err.message and "request id" in err.message
 
@@ -324,17 +324,26 @@ async def test_https_with_token(secure) -> None:
 
 
 async def test_full_queue_is_429_with_retry_after(secure) -> None:
-    snippets = [{"code": f"y_{uuid.uuid4().hex} = {i}"} for i in range(9)]  # queue holds 8
-    status, headers, reply = await _async_call(
-        secure.https_url,
-        "POST",
-        "/v1/score_batch",
-        {"snippets": snippets},
-        headers={"Authorization": f"Bearer {secure.token}"},
-        context=secure.ssl_context,
-    )
-    assert status == 429 and reply["code"] == "RESOURCE_EXHAUSTED"
-    assert "--max-queue-size=8" in reply["message"] and int(headers["Retry-After"]) >= 1
+    """Batches of 8 sent at once to a queue of 8 (model calls of 4): some find it full."""
+    import asyncio
+
+    def batch() -> tuple[int, dict[str, str], Any]:
+        snippets = [{"code": f"y_{uuid.uuid4().hex} = {i}"} for i in range(8)]
+        return call(
+            secure.https_url,
+            "POST",
+            "/v1/score_batch",
+            {"snippets": snippets},
+            headers={"Authorization": f"Bearer {secure.token}"},
+            context=secure.ssl_context,
+        )
+
+    answers = await asyncio.gather(*(asyncio.to_thread(batch) for _ in range(4)))
+    refused = [(headers, reply) for status, headers, reply in answers if status == 429]
+    assert refused and all(status in (200, 429) for status, _, _ in answers), answers
+    for headers, reply in refused:
+        assert reply["code"] == "RESOURCE_EXHAUSTED" and "--max-queue-size=8" in reply["message"]
+        assert int(headers["Retry-After"]) >= 1
 
 
 async def test_loading_server_is_503() -> None:

@@ -15,7 +15,10 @@ def test_short_overload_run(tmp_path: Path) -> None:
         batchers=3,
         streamers=3,
         tmp=tmp_path,
-        server_args=("--max-queue-size", "64", "--cache-size", "0"),
+        server_args=(
+            *("--max-queue-size", "64", "--max-batch-snippets", "64"),
+            *("--max-stream-inflight", "64", "--cache-size", "0"),
+        ),
     )
     assert report["mismatched"] == 0, report
     assert report["unexplained_errors"] == {}, report

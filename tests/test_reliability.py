@@ -157,7 +157,14 @@ async def _start(scorer: Scorer, **overrides: object) -> App:
 
 
 async def test_overload_refuses_explicitly_and_loses_nothing(scorer) -> None:
-    app = await _start(scorer, max_queue_size=8, max_batch_size=4, cache_size=0)
+    app = await _start(
+        scorer,
+        max_queue_size=8,
+        max_batch_snippets=8,
+        max_stream_inflight=8,
+        max_batch_size=4,
+        cache_size=0,
+    )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
             stub = eduscore_pb2_grpc.EduScorerStub(ch)

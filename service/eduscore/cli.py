@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from eduscore import __version__, config, logs
 from eduscore.errors import EduScoreError
-from eduscore.pipelines import filtering  # light: its heavy imports happen in run()
+from eduscore.pipelines import connect, filtering  # light: heavy imports happen in run()
 
 log = logging.getLogger("eduscore")
 
@@ -137,7 +137,7 @@ def _client_flags(p: argparse.ArgumentParser) -> None:
         help="host:port of a server; repeat for round-robin [env: EDUSCORE_SERVER,"
         " default localhost:50051]",
     )
-    p.add_argument("--token", default=None, help="bearer token [env: EDUSCORE_AUTH_TOKEN]")
+    connect.add_arguments(p)
     p.add_argument(
         "--timeout-s", type=float, default=60.0, help="deadline of each call, retries included"
     )

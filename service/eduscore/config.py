@@ -38,6 +38,16 @@ def default_model_dir() -> str:
     return str(installed)  # missing: loading names this path and asks for --model-dir
 
 
+#: Limits that must not exceed others: (smaller, larger, what would go wrong otherwise).
+_ORDERED_LIMITS = (
+    ("max_batch_snippets", "max_queue_size", "a full ScoreBatch could never be queued"),
+    ("max_stream_inflight", "max_queue_size", "one stream could fill the queue by itself"),
+    ("max_snippet_bytes", "max_queue_bytes", "a snippet of the allowed size could never be queued"),
+    ("max_snippet_bytes", "max_message_bytes", "a snippet of the allowed size could never arrive"),
+    ("max_file_units", "max_queue_size", "a file of the allowed size could never be queued"),
+)
+
+
 def _f(default: Any, doc: str, **kw: Any) -> Any:
     return field(default=default, metadata={"doc": doc, **kw})
 
@@ -112,6 +122,11 @@ class Settings:
     max_snippet_bytes: int = _f(
         1_000_000, "Largest snippet in UTF-8 bytes; larger ones get INVALID_ARGUMENT."
     )
+    max_id_bytes: int = _f(
+        1024,
+        "Longest snippet id in UTF-8 bytes; longer ones get INVALID_ARGUMENT. Ids are echoed in"
+        " every result, so this bounds what a caller can make the server hold and send back.",
+    )
     max_message_bytes: int = _f(
         16 * 1024 * 1024, "Largest gRPC message received or sent, in bytes."
     )
@@ -176,6 +191,7 @@ class Settings:
             "max_queue_bytes",
             "max_batch_snippets",
             "max_snippet_bytes",
+            "max_id_bytes",
             "max_message_bytes",
             "max_file_units",
             "max_stream_inflight",
@@ -190,16 +206,7 @@ class Settings:
         for name in ("max_wait_ms", "grace_period_s", "cache_size", "torch_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must not be negative")
-        if self.max_queue_bytes < self.max_snippet_bytes:
-            raise ValueError(
-                f"max_queue_bytes={self.max_queue_bytes} is below max_snippet_bytes="
-                f"{self.max_snippet_bytes}: a snippet of the allowed size could never be queued"
-            )
-        if self.max_file_units > self.max_queue_size:
-            raise ValueError(
-                f"max_file_units={self.max_file_units} exceeds max_queue_size="
-                f"{self.max_queue_size}: a file of the allowed size could never be queued"
-            )
+        self._check_limits_agree()
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together: set both or neither")
         if self.tls_client_ca and not self.tls_cert:
@@ -208,6 +215,17 @@ class Settings:
             choices = fld.metadata.get("choices")
             if choices and getattr(self, fld.name) not in choices:
                 raise ValueError(f"{fld.name}={getattr(self, fld.name)!r}: choose one of {choices}")
+
+    def _check_limits_agree(self) -> None:
+        """Refuse limits that contradict each other, naming both flags: under them a request
+        the server accepts could never be queued, and its client would retry it forever."""
+        for small, large, why in _ORDERED_LIMITS:
+            value, limit = getattr(self, small), getattr(self, large)
+            if value > limit:
+                raise ValueError(
+                    f"{_flag(small)}={value} exceeds {_flag(large)}={limit}: {why};"
+                    f" lower {_flag(small)} or raise {_flag(large)}"
+                )
 
     @property
     def resolved_model_dir(self) -> str:
@@ -232,6 +250,10 @@ class Settings:
             if out[name]:
                 out[name] = "***"
         return out
+
+
+def _flag(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
 
 
 def env_name(field_name: str) -> str:
@@ -263,7 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for fld in dataclasses.fields(Settings):
         kind = type(fld.default)
         parser.add_argument(
-            "--" + fld.name.replace("_", "-"),
+            _flag(fld.name),
             dest=fld.name,
             type=kind,
             default=None,

@@ -94,6 +94,12 @@ class Limits:
     max_stream_inflight: int
     max_seq_length: int
     max_message_bytes: int
+    #: The queue's bounds: no batch has more snippets than `max_queue_size`, nor more bytes of
+    #: code than `max_queue_bytes` (INVALID_ARGUMENT); 0 from servers that do not say.
+    max_queue_size: int = 0
+    max_queue_bytes: int = 0
+    #: Longest snippet id, in UTF-8 bytes (0: not reported).
+    max_id_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,9 @@ class ModelInfo:
                 max_stream_inflight=lim.max_stream_inflight,
                 max_seq_length=lim.max_seq_length,
                 max_message_bytes=lim.max_message_bytes,
+                max_queue_size=lim.max_queue_size,
+                max_queue_bytes=lim.max_queue_bytes,
+                max_id_bytes=lim.max_id_bytes,
             ),
             server_version=m.server_version,
             default_tier=m.default_tier,

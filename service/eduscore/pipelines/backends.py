@@ -11,6 +11,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
+from eduscore.pipelines.connect import connection_of
 from eduscore.pipelines.rows import (
     DEFAULT_MAX_SNIPPET_BYTES,
     INVALID,
@@ -31,16 +32,19 @@ class RemoteBackend:
 
         from eduscore.client import EduScoreClient, RetryPolicy
 
-        token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
+        conn = connection_of(args, os.environ, servers, "eduscore filter")
         # Overload is retried below, with longer waits than a single call's.
         retry = RetryPolicy(codes=frozenset({grpc.StatusCode.UNAVAILABLE}))
-        self.client = EduScoreClient(servers, timeout_s=args.timeout_s, token=token, retry=retry)
+        self.client = EduScoreClient(
+            servers, timeout_s=args.timeout_s, retry=retry, **conn.client_kwargs()
+        )
         try:
             self.client.wait_ready(timeout_s=args.connect_timeout_s)
         except Exception as exc:  # grpc.FutureTimeoutError: nothing answers at any address
             self.client.close()
             raise TimeoutError(
                 f"no server reachable at {', '.join(servers)} in {args.connect_timeout_s:g}s"
+                f" ({conn.hint()})"
             ) from exc
         try:
             self._configure(args, servers)

@@ -21,6 +21,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from eduscore.pipelines import connect
 from eduscore.pipelines.job import Job
 from eduscore.pipelines.rows import UsageError
 
@@ -72,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--restart", action="store_true", help="discard earlier progress")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--token", default=None, help="bearer token [env: EDUSCORE_AUTH_TOKEN]")
+    connect.add_arguments(parser)  # --token, --tls, --tls-ca, --tls-cert, --tls-key
     parser.add_argument("--timeout-s", type=float, default=120.0, help="deadline per call")
     parser.add_argument(
         "--connect-timeout-s", type=float, default=20.0, help="wait this long for a server"

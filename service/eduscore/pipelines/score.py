@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from eduscore.client import EduScoreClient, SnippetIn
+from eduscore.pipelines.connect import connection_of
+from eduscore.pipelines.rows import UsageError
 
 BATCH_SNIPPETS = 64
 #: Well under the server's default --max-message-bytes (16 MiB), so a batch is never too large.
@@ -196,15 +198,21 @@ def run(args: argparse.Namespace) -> int:
     import grpc
 
     servers = args.server or [os.environ.get("EDUSCORE_SERVER", "localhost:50051")]
-    token = args.token if args.token is not None else os.environ.get("EDUSCORE_AUTH_TOKEN", "")
-    with EduScoreClient(servers, timeout_s=args.timeout_s, token=token) as client:
+    try:
+        conn = connection_of(args, os.environ, servers, "eduscore score")
+    except UsageError as exc:
+        print(f"eduscore score: {exc}", file=sys.stderr)
+        return 2
+    with EduScoreClient(servers, timeout_s=args.timeout_s, **conn.client_kwargs()) as client:
         scoring = Scoring(client, args.threshold, args.fail_fast, args.tier, args.units)
         try:
             for chunk in _chunks(read_rows(args.inputs)):
                 if not scoring.chunk(chunk):
                     return 1
         except grpc.RpcError as exc:
-            print(f"eduscore score: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            code, details = exc.code(), exc.details()
+            hint = f"; {conn.hint()}" if code is grpc.StatusCode.UNAVAILABLE else ""
+            print(f"eduscore score: {code.name}: {details}{hint}", file=sys.stderr)
             return 1
     if scoring.bad:
         print(f"eduscore score: {scoring.bad} bad row(s) skipped", file=sys.stderr)

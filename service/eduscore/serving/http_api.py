@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
-import re
 import ssl
 import time
 import uuid
@@ -26,6 +24,8 @@ from google.protobuf.message import Message
 from eduscore import metrics
 from eduscore.errors import DeadlineExpired, EduScoreError, InvalidInput, Overloaded
 from eduscore.serving import openapi
+from eduscore.serving.http_request import ApiError, BodyBudget, deadline_of, parse
+from eduscore.serving.interceptors import bearer_token
 from eduscore.serving.servicer import model_info_of, score_many, score_one
 from eduscore.serving.status import status_of
 from eduscore.v1 import eduscore_pb2 as pb
@@ -35,100 +35,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: grpc-gateway's table (runtime.HTTPStatusFromCode) for the codes this API returns.
-HTTP_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.CANCELLED: 499,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-}
 #: Open without a token, like gRPC health: probes and API docs need no secret.
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 #: Seconds a refused (queue full) caller is told to wait; the queue drains in about that.
 RETRY_AFTER_S = 1
-_TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
-_UNIT_S = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-
-
-class ApiError(Exception):
-    """An error response: a gRPC code, a message the caller can act on, optional status/headers."""
-
-    def __init__(
-        self,
-        code: grpc.StatusCode,
-        message: str,
-        *,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-        self.status = status or HTTP_STATUS.get(code, 500)
-        self.headers = headers or {}
-
-    def response(self) -> web.Response:
-        body = {"code": self.code.name, "message": self.message}
-        return web.json_response(body, status=self.status, headers=self.headers)
 
 
 def _to_json(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-
-
-# Checked before ParseDict: its messages for a wrongly shaped field are confusing.
-_SHAPES: dict[str, tuple[type, ...]] = {
-    "snippet": (dict,),
-    "snippets": (list,),
-    "threshold": (int, float),
-    "tier": (str,),
-    "units": (bool,),
-}
-
-
-async def _parse(request: web.Request, message: Message) -> Message:
-    """The body as `message`; malformed JSON, unknown or mistyped fields are INVALID_ARGUMENT."""
-    raw = await request.read()
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("request body", f"not valid JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("request body", "must be a JSON object")
-    for name, kinds in _SHAPES.items():
-        value = body.get(name)
-        if value is not None and (
-            not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
-        ):
-            kind = {
-                (dict,): "an object",
-                (list,): "an array",
-                (str,): "a string",
-                (bool,): "true or false",
-            }.get(kinds, "a number")
-            raise InvalidInput(name, f"must be {kind}, got {type(value).__name__}")
-    try:
-        return json_format.ParseDict(body, message)
-    except json_format.ParseError as exc:
-        raise InvalidInput("request body", str(exc).replace("\n", " ")) from None
-
-
-def _deadline(request: web.Request) -> float | None:
-    """grpc-gateway's `Grpc-Timeout` header (e.g. `500m`, `2S`) as a time.monotonic() deadline."""
-    raw = request.headers.get("Grpc-Timeout")
-    if raw is None:
-        return None
-    m = _TIMEOUT.fullmatch(raw.strip())
-    if m is None:
-        raise InvalidInput("Grpc-Timeout", f"{raw!r} is not a gRPC timeout such as 500m or 2S")
-    return time.monotonic() + int(m[1]) * _UNIT_S[m[2]]
 
 
 async def _within(deadline: float | None, call: Awaitable[Message]) -> Message:
@@ -143,16 +59,19 @@ async def _within(deadline: float | None, call: Awaitable[Message]) -> Message:
 
 
 def _handlers(app: App) -> dict[tuple[str, str], Callable[[web.Request], Awaitable[web.Response]]]:
+    s = app.settings
+    budget = BodyBudget(max_queue_bytes=s.max_queue_bytes, max_body=s.max_message_bytes)
+
     async def score(request: web.Request) -> web.Response:
-        deadline = _deadline(request)
-        message = await _parse(request, pb.ScoreRequest())
+        deadline = deadline_of(request)
+        message = await parse(request, pb.ScoreRequest(), budget)
         return web.json_response(
             _to_json(await _within(deadline, score_one(app, message, deadline)))
         )
 
     async def score_batch(request: web.Request) -> web.Response:
-        deadline = _deadline(request)
-        message = await _parse(request, pb.ScoreBatchRequest())
+        deadline = deadline_of(request)
+        message = await parse(request, pb.ScoreBatchRequest(), budget)
         reply = await _within(deadline, score_many(app, message, deadline))
         return web.json_response(_to_json(reply))
 
@@ -175,16 +94,10 @@ def _handlers(app: App) -> dict[tuple[str, str], Callable[[web.Request], Awaitab
     }
 
 
-def _error_of(exc: BaseException, max_body: int) -> ApiError:
+def _error_of(exc: BaseException) -> ApiError:
     """The response for an exception; unknown ones hide their details behind a request id."""
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return ApiError(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            f"request body exceeds --max-message-bytes={max_body}; split the batch",
-            status=413,
-        )
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(exc.allowed_methods))
         return ApiError(
@@ -207,8 +120,7 @@ def _error_of(exc: BaseException, max_body: int) -> ApiError:
 
 
 def _middleware(app: App, routes: set[str]) -> Any:
-    expected = f"Bearer {app.settings.auth_token}".encode()
-    max_body = app.settings.max_message_bytes
+    expected = app.settings.auth_token.encode()
 
     @web.middleware
     async def edge(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -216,7 +128,7 @@ def _middleware(app: App, routes: set[str]) -> Any:
         path = request.path if request.path in routes else "other"
         try:
             if app.settings.auth_token and path in routes and path not in PUBLIC_PATHS:
-                sent = request.headers.get("Authorization", "").encode()
+                sent = bearer_token(request.headers.get("Authorization", "")).encode()
                 if not hmac.compare_digest(sent, expected):
                     raise ApiError(
                         grpc.StatusCode.UNAUTHENTICATED,
@@ -224,14 +136,12 @@ def _middleware(app: App, routes: set[str]) -> Any:
                         " 'Authorization: Bearer <token>'",
                         headers={"WWW-Authenticate": "Bearer"},
                     )
-            if request.content_length is not None and request.content_length > max_body:
-                raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=0)
             response = await handler(request)
         except asyncio.CancelledError:  # the client went away; its queued snippets are skipped
             metrics.http_requests.labels(request.method, path, "499").inc()
             raise
         except Exception as exc:
-            response = _error_of(exc, max_body).response()
+            response = _error_of(exc).response()
         metrics.http_requests.labels(request.method, path, str(response.status)).inc()
         metrics.http_request_seconds.labels(request.method, path).observe(
             time.perf_counter() - started

@@ -168,11 +168,18 @@ async def _counted(requests: AsyncIterator[Any], counter: Any) -> AsyncIterator[
         yield request
 
 
+def bearer_token(value: str) -> str:
+    """The token of an `authorization` value `Bearer <token>`, "" for any other scheme. The
+    scheme matches in any case (`bearer`, `BEARER`): RFC 7235 makes schemes case-insensitive."""
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     """Refuses RPCs without `authorization: Bearer <token>` (health stays open for probes)."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def intercept_service(
         self,
@@ -184,8 +191,9 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or service in PUBLIC_SERVICES:
             return handler
         sent = dict(handler_call_details.invocation_metadata or ()).get("authorization", "")
-        sent_bytes = sent.encode() if isinstance(sent, str) else bytes(sent)
-        if hmac.compare_digest(sent_bytes, self._expected):
+        if not isinstance(sent, str):
+            sent = bytes(sent).decode("latin-1")
+        if hmac.compare_digest(bearer_token(sent).encode(), self._expected):
             return handler
 
         def wrap(_behaviour: Any, _req_stream: bool, resp_stream: bool) -> Any:

@@ -56,7 +56,11 @@ _LINE = {"type": "integer", "format": "int32", "minimum": 1}
 SCHEMAS: dict[str, Any] = {
     "Snippet": _obj(
         {
-            "id": {**_STR, "description": "Caller's identifier, echoed back. May be empty."},
+            "id": {
+                **_STR,
+                "description": "Caller's identifier, echoed back. May be empty; at most"
+                " limits.max_id_bytes UTF-8 bytes (--max-id-bytes, default 1024).",
+            },
             "code": {**_STR, "description": "The code text (UTF-8, no NUL). Never executed."},
             "language": {
                 **_STR,
@@ -142,8 +146,12 @@ SCHEMAS: dict[str, Any] = {
                 "max_stream_inflight",
                 "max_seq_length",
                 "max_message_bytes",
+                "max_queue_size",
+                "max_id_bytes",
             )
         }
+        # int64: proto's JSON mapping writes it as a string of digits.
+        | {"max_queue_bytes": {"type": "string", "format": "int64", "pattern": "^[0-9]+$"}}
     ),
     "ModelInfo": _all(
         {
@@ -214,7 +222,10 @@ _ERRORS = {
     ),
     "401": _error("UNAUTHENTICATED: missing or wrong bearer token."),
     "429": {
-        **_error("RESOURCE_EXHAUSTED: the queue is full, or its wait exceeds Grpc-Timeout."),
+        **_error(
+            "RESOURCE_EXHAUSTED: the queue is full, its wait exceeds Grpc-Timeout, or the"
+            " request bodies being read at once fill their budget; retry with backoff."
+        ),
         "headers": _RETRY_AFTER,
     },
     "500": _error("INTERNAL: a bug; the message carries a request id for the server log."),

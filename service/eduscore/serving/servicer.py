@@ -132,12 +132,12 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
     async def _queue_item(self, request: pb.ScoreRequest, n: int, deadline: float | None) -> Any:
         """Validate and plan the stream's `n`th item, queue its units as room frees up."""
         s = self.app.settings
-        field = f"request[{n}] (id={request.snippet.id!r}).snippet"
+        field = f"request[{n}] (id={validation.short_id(request.snippet.id)}).snippet"
         threshold = validation.threshold_of(request, s.threshold)
         snippet = validation.snippet_of(
             request.snippet,
             field,
-            max_bytes=s.max_snippet_bytes,
+            bounds_of(s),
             tier=validation.tier_of(request.tier, self.app.scorer),
             threshold=threshold,
         )
@@ -153,6 +153,17 @@ class EduScorerServicer(pb_grpc.EduScorerServicer):
 
 # The unary calls, shared by the gRPC servicer and the HTTP/JSON API (serving/http_api.py) so
 # both go through the same validation, batcher and limits. `deadline` is time.monotonic().
+
+
+@functools.cache
+def bounds_of(s: Settings) -> validation.Bounds:
+    """The request limits of these settings (built once per Settings: it is frozen)."""
+    return validation.Bounds(
+        max_snippet_bytes=s.max_snippet_bytes,
+        max_id_bytes=s.max_id_bytes,
+        max_batch_snippets=s.max_batch_snippets,
+        max_queue_bytes=s.max_queue_bytes,
+    )
 
 
 def batcher_of(app: App, n: int = 1) -> MicroBatcher:
@@ -175,7 +186,7 @@ async def score_one(app: App, request: pb.ScoreRequest, deadline: float | None) 
     threshold = validation.threshold_of(request, s.threshold)
     tier = validation.tier_of(request.tier, app.scorer)
     snippet = validation.snippet_of(
-        request.snippet, "snippet", max_bytes=s.max_snippet_bytes, tier=tier, threshold=threshold
+        request.snippet, "snippet", bounds_of(s), tier=tier, threshold=threshold
     )
     (out,) = await _score(app, [snippet], ["snippet"], threshold, request.units, deadline)
     return out
@@ -188,8 +199,7 @@ async def score_many(
     threshold = validation.threshold_of(request, s.threshold)
     snippets = validation.batch_of(
         request,
-        max_snippets=s.max_batch_snippets,
-        max_bytes=s.max_snippet_bytes,
+        bounds_of(s),
         tier=validation.tier_of(request.tier, app.scorer),
         threshold=threshold,
     )
@@ -252,6 +262,9 @@ def model_info(scorer: Scorer, s: Settings) -> pb.ModelInfo:
             max_stream_inflight=s.max_stream_inflight,
             max_seq_length=scorer.embedder.max_seq_length,
             max_message_bytes=s.max_message_bytes,
+            max_queue_size=s.max_queue_size,
+            max_queue_bytes=s.max_queue_bytes,
+            max_id_bytes=s.max_id_bytes,
         ),
         server_version=__version__,
         default_tier=scorer.default_tier,

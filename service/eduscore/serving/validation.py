@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from eduscore.errors import InvalidInput
 from eduscore.scoring.results import UnitResult
@@ -33,11 +34,36 @@ def tier_of(name: str, scorer: Scorer | None) -> str:
     return tier if scorer is None else scorer.resolve_tier(tier)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bounds:
+    """The request limits validation enforces (from --max-snippet-bytes and friends)."""
+
+    max_snippet_bytes: int
+    max_id_bytes: int
+    max_batch_snippets: int
+    max_queue_bytes: int
+
+
+#: Characters of an id quoted back in an error message; the rest is cut.
+ID_ECHO_CHARS = 40
+
+
+def short_id(snippet_id: str) -> str:
+    """An id as messages quote it: whole when short, else its start and its length."""
+    if len(snippet_id) <= ID_ECHO_CHARS:
+        return repr(snippet_id)
+    return f"{snippet_id[:ID_ECHO_CHARS]!r}... ({len(snippet_id)} characters)"
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def snippet_of(
     message: pb.Snippet,
     field: str,
+    bounds: Bounds,
     *,
-    max_bytes: int,
     tier: str = "",
     threshold: float | None = None,
 ) -> Snippet:
@@ -45,12 +71,21 @@ def snippet_of(
     code = message.code
     if not code.strip():
         raise InvalidInput(f"{field}.code", "is empty or whitespace only; send the code to score")
-    size = len(code.encode("utf-8", "surrogatepass"))
-    if size > max_bytes:
-        raise InvalidInput(f"{field}.code", f"{size} bytes exceeds --max-snippet-bytes={max_bytes}")
+    size = _utf8_size(code)
+    if size > bounds.max_snippet_bytes:
+        limit = bounds.max_snippet_bytes
+        raise InvalidInput(f"{field}.code", f"{size} bytes exceeds --max-snippet-bytes={limit}")
     if "\x00" in code:
         raise InvalidInput(
             f"{field}.code", "contains NUL bytes: binary data is not code; filter it out first"
+        )
+    # Ids are echoed in every result: an unbounded one would be held and sent back whole.
+    id_size = _utf8_size(message.id)
+    if id_size > bounds.max_id_bytes:
+        raise InvalidInput(
+            f"{field}.id",
+            f"{id_size} bytes exceeds --max-id-bytes={bounds.max_id_bytes}; send a shorter id"
+            " (results are matched by position, not by id)",
         )
     language = normalize_language(message.language)
     return Snippet(id=message.id, code=code, language=language, tier=tier, threshold=threshold)
@@ -58,23 +93,37 @@ def snippet_of(
 
 def batch_of(
     request: pb.ScoreBatchRequest,
+    bounds: Bounds,
     *,
-    max_snippets: int,
-    max_bytes: int,
     tier: str = "",
     threshold: float | None = None,
 ) -> list[Snippet]:
+    """The batch's validated snippets; INVALID_ARGUMENT for a batch no queue state could admit
+    (its code exceeds the queue's byte budget): retrying it as it is can never succeed."""
     n = len(request.snippets)
     if n == 0:
         raise InvalidInput("snippets", "is empty; send at least one snippet")
-    if n > max_snippets:
+    if n > bounds.max_batch_snippets:
         raise InvalidInput(
-            "snippets", f"{n} snippets exceed --max-batch-snippets={max_snippets}; split the batch"
+            "snippets",
+            f"{n} snippets exceed --max-batch-snippets={bounds.max_batch_snippets};"
+            " split the batch",
         )
-    return [
-        snippet_of(s, f"snippets[{i}]", max_bytes=max_bytes, tier=tier, threshold=threshold)
+    snippets = [
+        snippet_of(s, f"snippets[{i}]", bounds, tier=tier, threshold=threshold)
         for i, s in enumerate(request.snippets)
     ]
+    # Characters are at most 4 bytes each: count bytes only when the budget could be passed.
+    if 4 * sum(len(s.code) for s in snippets) > bounds.max_queue_bytes:
+        size = sum(_utf8_size(s.code) for s in snippets)
+        if size > bounds.max_queue_bytes:
+            raise InvalidInput(
+                "snippets",
+                f"{size} bytes of code exceed --max-queue-bytes={bounds.max_queue_bytes}, all"
+                " the server ever queues at once; split the batch (ModelInfo.limits has the"
+                " limits)",
+            )
+    return snippets
 
 
 def result_message(

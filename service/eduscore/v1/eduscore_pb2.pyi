@@ -104,20 +104,26 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_batch_snippets", "max_snippet_bytes", "max_batch_size", "max_stream_inflight", "max_seq_length", "max_message_bytes")
+    __slots__ = ("max_batch_snippets", "max_snippet_bytes", "max_batch_size", "max_stream_inflight", "max_seq_length", "max_message_bytes", "max_queue_size", "max_queue_bytes", "max_id_bytes")
     MAX_BATCH_SNIPPETS_FIELD_NUMBER: _ClassVar[int]
     MAX_SNIPPET_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_STREAM_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
     MAX_SEQ_LENGTH_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ID_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_batch_snippets: int
     max_snippet_bytes: int
     max_batch_size: int
     max_stream_inflight: int
     max_seq_length: int
     max_message_bytes: int
-    def __init__(self, max_batch_snippets: _Optional[int] = ..., max_snippet_bytes: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_stream_inflight: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+    max_queue_size: int
+    max_queue_bytes: int
+    max_id_bytes: int
+    def __init__(self, max_batch_snippets: _Optional[int] = ..., max_snippet_bytes: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_stream_inflight: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_queue_size: _Optional[int] = ..., max_queue_bytes: _Optional[int] = ..., max_id_bytes: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("model_version", "embedding_model", "embedding_dim", "classifier", "default_threshold", "label_min", "label_max", "training_data_sha256", "training_data_size", "metrics", "signal_names", "limits", "server_version", "default_tier", "tiers")
