@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import random
 import sys
 import time
@@ -107,10 +108,14 @@ class Traffic:
         return pb.Snippet(id=f"{next(_ids)}:{i}", code=self.codes[i])
 
     def wrong(self, sent: pb.Snippet, got: pb.ScoreResult) -> bool:
-        """Whether `got` is not `sent`'s own result (id, n_tokens and score as scored alone)."""
+        """Whether `got` is not `sent`'s own result (id, n_tokens, score and signals as scored
+        alone)."""
         want = self.alone[int(sent.id.rpartition(":")[2])]
         return (
-            got.id != sent.id or got.n_tokens != want.n_tokens or abs(got.score - want.score) > TOL
+            got.id != sent.id
+            or got.n_tokens != want.n_tokens
+            or abs(got.score - want.score) > TOL
+            or any(abs(got.signals.get(k, math.inf) - v) > TOL for k, v in want.signals.items())
         )
 
 
@@ -120,8 +125,14 @@ async def score_alone(stub, codes: list[str], n_small: int = POOL) -> list[pb.Sc
     for code in codes:
         req = pb.ScoreRequest(snippet=pb.Snippet(code=code))
         alone.append(await stub.Score(req, timeout=60))
-    if len({r.n_tokens for r in alone[:n_small]}) != n_small:
-        raise RuntimeError("pool snippets share n_tokens: a crossed result could go unseen")
+    # A crossed result shows if no two snippets share token count, score and signals (the fast
+    # tier's trees give near-identical snippets one score, and its counts may coincide).
+    prints = {
+        (r.n_tokens, round(r.score, 3), *(round(r.signals[k], 3) for k in sorted(r.signals)))
+        for r in alone[:n_small]
+    }
+    if len(prints) != n_small:
+        raise RuntimeError("pool snippets share their results: a crossed result could hide")
     return alone
 
 

@@ -7,6 +7,10 @@ from pathlib import Path
 from bench.load import Traffic, pool, run
 from eduscore.v1 import eduscore_pb2 as pb
 
+from .test_tiers import needs_fast
+
+POOLED = ("--tier", "fast", "--workers", "2", "--max-queue-size", "64", "--cache-size", "0")
+
 
 def test_short_overload_run(tmp_path: Path) -> None:
     report = run(
@@ -23,6 +27,24 @@ def test_short_overload_run(tmp_path: Path) -> None:
     assert report["mismatched"] == 0, report
     assert report["unexplained_errors"] == {}, report
     assert report["outcomes"].get("RESOURCE_EXHAUSTED", 0) > 0, "the run never hit capacity"
+    assert report["items_scored"] > 100, report
+    assert report["healthy_after"] and report["answers_after"]
+
+
+@needs_fast
+def test_short_overload_run_through_the_worker_pool(tmp_path: Path) -> None:
+    """The same checks against a fast server whose two worker processes score every snippet:
+    no answer crossed between processes, lost, or refused without saying why."""
+    report = run(
+        seconds=12,
+        unary=24,
+        batchers=3,
+        streamers=3,
+        tmp=tmp_path,
+        server_args=POOLED,
+    )
+    assert report["mismatched"] == 0, report
+    assert report["unexplained_errors"] == {}, report
     assert report["items_scored"] > 100, report
     assert report["healthy_after"] and report["answers_after"]
 
