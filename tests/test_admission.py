@@ -65,9 +65,13 @@ async def test_byte_budget_refuses_big_batches_by_name_and_stays_healthy(scorer)
             outcomes = await asyncio.gather(*(big_batch(b) for b in range(6)))
             assert "OK" in outcomes and "RESOURCE_EXHAUSTED" in outcomes, outcomes
             refused = outcomes.count("RESOURCE_EXHAUSTED")
-            # Counted once per snippet, by the batcher only.
+            # Counted once per queued item, by the batcher only: each ~50 kB input is a whole
+            # file, queued as its units.
+            code = "# batch 0 item 0\n" + "value = [1, 2, 3]\n" * 2800
+            per_file = len(scorer.plan(Snippet(code=code)).units)
+            assert per_file > 1
             assert _sample("eduscore_rejected_total", reason="overloaded") == refused_before + (
-                3 * refused
+                3 * per_file * refused
             )
             assert _sample("eduscore_queue_bytes") == 0
             assert await _serving(health_pb2_grpc.HealthStub(ch))
@@ -177,10 +181,10 @@ class _Failing(Scorer):
     def __init__(self, inner: Scorer) -> None:
         self.__dict__.update(inner.__dict__)
 
-    def score_batch(self, snippets, threshold=None):
+    def score_units(self, snippets, threshold=None):
         if any("explode" in s.code for s in snippets):
             raise RuntimeError("secret detail: /srv/private/key.pem")
-        return super().score_batch(snippets, threshold)
+        return super().score_units(snippets, threshold)
 
 
 async def test_internal_error_hides_its_text_and_fails_only_its_call(scorer) -> None:

@@ -25,13 +25,13 @@ class Observed(Scorer):
         self.batches: list[list[str]] = []
         self.before = before
 
-    def score_batch(self, snippets: Sequence[Snippet], threshold: float | None = None):
+    def score_units(self, snippets: Sequence[Snippet], threshold: float | None = None):
         ids = [s.id for s in snippets]
         if ids != [""]:  # warm-up is not the test's traffic
             self.batches.append(ids)
             if self.before is not None:
                 self.before(ids)
-        return super().score_batch(snippets, threshold)
+        return super().score_units(snippets, threshold)
 
 
 def _snip(i: int, lines: int = 1) -> Snippet:
@@ -180,10 +180,10 @@ class Dying(Observed):
         super().__init__(inner)
         self.die = threading.Event()
 
-    def score_batch(self, snippets: Sequence[Snippet], threshold: float | None = None):
+    def score_units(self, snippets: Sequence[Snippet], threshold: float | None = None):
         if self.die.is_set():
             raise SystemExit("injected fault: the worker dies")
-        return super().score_batch(snippets[:1], threshold) * len(snippets)
+        return super().score_units(snippets[:1], threshold) * len(snippets)
 
 
 @pytest.mark.parametrize("how", ["worker_dies", "close"])

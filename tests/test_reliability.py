@@ -264,11 +264,11 @@ class _DyingScorer(Scorer):
         self.__dict__.update(inner.__dict__)
         self.calls = 0
 
-    def score_batch(self, snippets, threshold=None):
+    def score_units(self, snippets, threshold=None):
         self.calls += 1
         if self.calls > 1:
             raise SystemExit("injected fault: the worker dies")
-        return super().score_batch(snippets, threshold)
+        return super().score_units(snippets, threshold)
 
 
 async def test_dead_worker_means_not_serving_and_explicit_errors(scorer) -> None:

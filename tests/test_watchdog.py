@@ -43,10 +43,10 @@ class _Hanging(Scorer):
         self.__dict__.update(inner.__dict__)
         self.release = release
 
-    def score_batch(self, snippets, threshold=None):
+    def score_units(self, snippets, threshold=None):
         if any(HANG in s.code for s in snippets):
             self.release.wait(120)
-        return super().score_batch(snippets, threshold)
+        return super().score_units(snippets, threshold)
 
 
 def _sample(name: str) -> float:
