@@ -188,6 +188,7 @@ async def secure(scorer, tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
         tls_key=str(tmp / "server_key.pem"),
         max_queue_size=8,
         max_batch_snippets=8,  # no larger than the queue (config refuses that)
+        max_file_units=8,  # nor a file's units
         max_stream_inflight=8,
         max_batch_size=4,
         cache_size=0,

@@ -199,6 +199,7 @@ def test_queue_full_is_retried_with_backoff(tmp_path: Path) -> None:
     small = start_server(
         tmp_path,
         *("--max-queue-size", "8", "--max-batch-snippets", "8", "--max-stream-inflight", "8"),
+        *("--max-file-units", "8"),
         *("--cache-size", "0"),
     )
     try:

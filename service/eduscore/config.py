@@ -1,8 +1,5 @@
-"""Settings: one frozen dataclass; each field is a flag `--foo-bar` and env `EDUSCORE_FOO_BAR`.
-
-Flags and env vars are generated from the same field list so they cannot drift. Precedence:
-flag > environment > default. Nothing here reads `os.environ` at import time.
-"""
+"""Settings: one frozen dataclass; each field is a flag `--foo-bar` and env `EDUSCORE_FOO_BAR`,
+generated from the same field list so they cannot drift (flag > environment > default)."""
 
 from __future__ import annotations
 
@@ -44,7 +41,13 @@ _ORDERED_LIMITS = (
     ("max_stream_inflight", "max_queue_size", "one stream could fill the queue by itself"),
     ("max_snippet_bytes", "max_queue_bytes", "a snippet of the allowed size could never be queued"),
     ("max_snippet_bytes", "max_message_bytes", "a snippet of the allowed size could never arrive"),
-    ("max_file_units", "max_queue_size", "a file of the allowed size could never be queued"),
+)
+
+
+_AT_LEAST_ONE = (
+    *("max_batch_size", "max_batch_tokens", "max_queue_size", "max_queue_bytes"),
+    *("max_batch_snippets", "max_snippet_bytes", "max_id_bytes", "max_message_bytes"),
+    *("max_file_units", "max_stream_inflight", "max_concurrent_streams"),
 )
 
 
@@ -184,19 +187,7 @@ class Settings:
                 raise ValueError(f"{name}={value} is not a port: use {low}..65535")
         if not (math.isfinite(self.threshold) and 0.0 <= self.threshold <= 5.0):
             raise ValueError(f"threshold={self.threshold} is outside the label scale 0..5")
-        for name in (
-            "max_batch_size",
-            "max_batch_tokens",
-            "max_queue_size",
-            "max_queue_bytes",
-            "max_batch_snippets",
-            "max_snippet_bytes",
-            "max_id_bytes",
-            "max_message_bytes",
-            "max_file_units",
-            "max_stream_inflight",
-            "max_concurrent_streams",
-        ):
+        for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
         if self.workers < -1:
@@ -217,8 +208,7 @@ class Settings:
                 raise ValueError(f"{fld.name}={getattr(self, fld.name)!r}: choose one of {choices}")
 
     def _check_limits_agree(self) -> None:
-        """Refuse limits that contradict each other, naming both flags: under them a request
-        the server accepts could never be queued, and its client would retry it forever."""
+        """Refuse limits under which an accepted request could never be queued."""
         for small, large, why in _ORDERED_LIMITS:
             value, limit = getattr(self, small), getattr(self, large)
             if value > limit:
