@@ -63,11 +63,12 @@ def health(address: str, service: str = "") -> int:
 
 
 def big_snippets(n: int, tag: str) -> list[str]:
-    """`n` distinct ~60 KB modules: seconds of signal extraction for one batch."""
+    """`n` distinct ~60 KB files, each one long function (a file of two units: its head and
+    the function): seconds of signal extraction for one batch."""
     return [
-        "".join(
-            f"def {tag}_{i}_{k}(x: int) -> int:\n    return x * {k} + {i}\n" for k in range(1500)
-        )
+        f"def {tag}_{i}(x: int) -> int:\n"
+        + "".join(f"    x = x * {k} + {i}\n" for k in range(3000))
+        + "    return x\n"
         for i in range(n)
     ]
 
