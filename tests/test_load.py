@@ -9,7 +9,10 @@ from eduscore.v1 import eduscore_pb2 as pb
 
 from .test_tiers import needs_fast
 
-POOLED = ("--tier", "fast", "--workers", "2", "--max-queue-size", "64", "--cache-size", "0")
+POOLED = (
+    *("--tier", "fast", "--workers", "2", "--max-queue-size", "64", "--cache-size", "0"),
+    *("--max-batch-snippets", "64", "--max-stream-inflight", "64"),
+)
 
 
 def test_short_overload_run(tmp_path: Path) -> None:
