@@ -271,6 +271,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(
         tmp_path_factory.mktemp("small"),
         *("--tier", "fast", "--max-file-units", "4", "--max-queue-size", "8"),
+        *("--max-batch-snippets", "8", "--max-stream-inflight", "8"),
     )
     yield running
     assert stop_server(running) == 0, running.log()
