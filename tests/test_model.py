@@ -139,6 +139,20 @@ def test_a_skops_file_naming_code_is_refused_before_loading(
     assert named in str(err.value)
 
 
+def test_a_skops_node_that_calls_code_is_refused_whatever_type_it_claims(tmp_path: Path) -> None:
+    """A hand-made schema: a node claiming to be a dict, rebuilt by skops as a function."""
+    import zipfile
+
+    d = _copy(tmp_path)
+    node = {"__class__": "dict", "__module__": "builtins", "__loader__": "FunctionNode"}
+    schema = {**node, "content": {"module_path": "os", "function": "system"}, "protocol": 2}
+    with zipfile.ZipFile(d / model.HEAD_FILE, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    with pytest.raises(ModelLoadError, match="types a head is not made of") as err:
+        compile_head.load_estimator(d / model.HEAD_FILE)
+    assert "loader:FunctionNode" in str(err.value) and "os.system" in str(err.value)
+
+
 @pytest.mark.parametrize("tier_dir", [".", "fast"])
 def test_the_shipped_arrays_are_compiled_from_the_shipped_estimator(
     tmp_path: Path, tier_dir: str

@@ -130,9 +130,9 @@ def _named_types(node: Any) -> Iterator[str]:
             yield f"{node.get('__module__')}.{node.get('__class__')}"
         if "__loader__" in node and node["__loader__"] not in HEAD_LOADERS:
             yield f"loader:{node['__loader__']}"
-        content = node.get("content")
-        if isinstance(content, dict) and "function" in content:  # what a function node names
-            yield f"{content.get('module_path')}.{content['function']}"
+            content = node.get("content")
+            if isinstance(content, dict) and "function" in content:  # a function node's target
+                yield f"{content.get('module_path')}.{content['function']}"
         for value in node.values():
             yield from _named_types(value)
     elif isinstance(node, list):
