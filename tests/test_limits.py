@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -233,5 +234,31 @@ async def test_http_bodies_being_read_share_a_byte_budget(scorer) -> None:
         big = json.dumps({"snippets": [{"code": "x = 1\n" * 30_000}]}).encode()  # ~180 kB
         status, _, reply = await asyncio.to_thread(_post, app.http_port, big, chunked=True)
         assert status == 413 and "--max-message-bytes=150000" in reply["message"], reply
+    finally:
+        await app.stop(1)
+
+
+async def test_eduscore_score_sizes_its_batches_to_the_servers_limits(scorer, tmp_path) -> None:
+    """A server whose queue holds 16 (so its batches do too): `eduscore score` reads
+    ModelInfo.limits and sends 40 rows in batches it can admit."""
+    app = await _start(
+        scorer, max_queue_size=16, max_batch_snippets=16, max_stream_inflight=16, cache_size=0
+    )
+    rows = [{"id": str(i), "code": f"value_{i} = {i} * {i}\n"} for i in range(40)]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "eduscore", "score", str(src)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "EDUSCORE_SERVER": f"127.0.0.1:{app.port}"},
+        )
+        assert out.returncode == 0, out.stderr
+        assert [json.loads(line)["id"] for line in out.stdout.splitlines()] == [
+            str(i) for i in range(40)
+        ]
     finally:
         await app.stop(1)

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from eduscore.config import Settings
-from eduscore.pipelines.connect import is_loopback
 from eduscore.scoring.scorer import Snippet
 from eduscore.serving.server import build_server
 
@@ -168,4 +167,6 @@ async def test_a_token_in_clear_text_to_another_machine_warns(tmp_path) -> None:
     ],
 )
 def test_loopback_addresses(address: str, local: bool) -> None:
+    from eduscore.pipelines.connect import is_loopback
+
     assert is_loopback(address) is local

@@ -90,13 +90,15 @@ def read_rows(inputs: Sequence[str]) -> Iterator[Row]:
             yield Row(name, SnippetIn(code, id=name, language=language))
 
 
-def _chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:
+def _chunks(
+    rows: Iterator[Row], max_snippets: int = BATCH_SNIPPETS, max_bytes: int = BATCH_BYTES
+) -> Iterator[list[Row]]:
     """Consecutive rows in groups small enough for one call; a bad row travels alone."""
     chunk: list[Row] = []
     size = 0
     for row in rows:
         cost = len(row.snippet.code) if row.snippet else 0
-        if chunk and (len(chunk) >= BATCH_SNIPPETS or size + cost > BATCH_BYTES):
+        if chunk and (len(chunk) >= max_snippets or size + cost > max_bytes):
             yield chunk
             chunk, size = [], 0
         chunk.append(row)
@@ -206,7 +208,11 @@ def run(args: argparse.Namespace) -> int:
     with EduScoreClient(servers, timeout_s=args.timeout_s, **conn.client_kwargs()) as client:
         scoring = Scoring(client, args.threshold, args.fail_fast, args.tier, args.units)
         try:
-            for chunk in _chunks(read_rows(args.inputs)):
+            # Within the server's limits (ModelInfo.limits; 0: an older server not saying).
+            lim = client.model_info().limits
+            n = min(BATCH_SNIPPETS, lim.max_batch_snippets or BATCH_SNIPPETS)
+            size = min(BATCH_BYTES, lim.max_queue_bytes or BATCH_BYTES)
+            for chunk in _chunks(read_rows(args.inputs), n, size):
                 if not scoring.chunk(chunk):
                     return 1
         except grpc.RpcError as exc:

@@ -1,16 +1,17 @@
-"""The classifier head: saved and loaded with skops (never pickle), with metadata.json beside it.
+"""The classifier head, loaded from plain arrays (never pickle, never a scikit-learn object).
 
-A model directory holds `head.skops` (the fitted scikit-learn estimator), `calibration.json`
-(raw output -> 0-5 score, plain arrays) and `metadata.json` (what it was trained on, with what,
-and how well it scored). Loading refuses any object type
-outside scikit-learn, SciPy and NumPy, so a tampered file cannot run code.
+A model directory holds `head.json` + `head.npz` (the fitted head compiled to arrays: what
+serving runs, scoring/trees.py), `calibration.json` (raw output -> 0-5 score, plain arrays)
+and `metadata.json` (what it was trained on, with what, and how well it scored). Nothing in
+them is code: arrays load with `allow_pickle=False`, and the JSON names no types to import, so
+a tampered file can make loading fail but cannot run anything. (`head.skops`, the
+scikit-learn estimator, stays beside them for training tools: training/compile.py.)
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from eduscore.errors import ModelLoadError
 from eduscore.scoring.calibration import BoundaryCalibration
 from eduscore.scoring.features import language_id
 
+#: The scikit-learn estimator (skops), written by training and never read to serve.
 HEAD_FILE = "head.skops"
 CALIBRATION_FILE = "calibration.json"
 METADATA_FILE = "metadata.json"
@@ -30,13 +32,11 @@ FORMAT_VERSION = 1
 #: Where a model directory keeps its own fine-tuned encoder, if it has one.
 TUNED_ENCODER_DIR = "encoder"
 LABEL_MIN, LABEL_MAX = 0.0, 5.0
-#: Modules whose types the loader trusts. Anything else in the file is refused.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """A fitted scikit-learn regressor on [embedding, features] and the metadata it came with."""
+    """A fitted head on [signals, embedding] (scoring/trees.CompiledHead) and its metadata."""
 
     estimator: Any
     metadata: dict[str, Any]
@@ -122,37 +122,10 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
 
 
 def load(directory: str | Path) -> Head:
-    """Load a model directory, refusing untrusted types and scikit-learn version mismatches."""
-    import skops.io as sio
-    from sklearn.exceptions import InconsistentVersionWarning
+    """A model directory's head from its compiled arrays (scoring/trees.py) and metadata.
 
-    meta = read_metadata(directory)
-    path = Path(directory) / HEAD_FILE
-    try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path}: missing classifier file") from None
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: not a skops file: {exc}") from None
-    refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-    if refused:
-        raise ModelLoadError(f"{path}: refuses to load untrusted types {refused}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", InconsistentVersionWarning)
-            estimator = sio.load(path, trusted=list(untrusted))
-    except InconsistentVersionWarning as exc:
-        raise ModelLoadError(f"{path}: trained with another scikit-learn: {exc}") from None
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load classifier: {exc}") from None
-    if not hasattr(estimator, "predict"):
-        raise ModelLoadError(f"{path}: the object has no predict()")
-    return Head(estimator=estimator, metadata=meta, calibration=_calibration(directory))
-
-
-def load_compiled_head(directory: str | Path) -> Head:
-    """A model directory's head from its compiled arrays (scoring/trees.py), not from skops:
-    no scikit-learn import, for the fast tier's start-up and memory."""
+    No scikit-learn import (start-up time and memory); ModelLoadError names what is wrong.
+    """
     from eduscore.scoring.trees import load_compiled
 
     meta = read_metadata(directory)

@@ -24,7 +24,6 @@ from eduscore.scoring.model import (
     bundled_encoder,
     check_compatible,
     load,
-    load_compiled_head,
     read_metadata,
 )
 
@@ -90,14 +89,13 @@ def _checked(name: str, embedder: Any, head: Head, names: Sequence[str]) -> Tier
 
 
 def load_fast(model_dir: str | Path, names: Sequence[str]) -> Tier | None:
-    """The fast tier shipped in `model_dir`, or None if the model has none. Its head runs from
-    the compiled arrays (head.npz), so a fast-only process never imports scikit-learn."""
+    """The fast tier shipped in `model_dir`, or None if the model has none."""
     from eduscore.scoring.static import StaticEmbedder
 
     directory = Path(model_dir) / FAST_DIR
     if not (directory / "metadata.json").is_file():
         return None
-    head = load_compiled_head(directory)
+    head = load(directory)
     path = bundled_encoder(directory, head.metadata)
     if not path:
         raise ModelLoadError(f"{directory}: the fast tier names no static table")
@@ -137,7 +135,8 @@ def load_tiers(
     lexical model whose estimate both tiers read as a signal (None for models without one)."""
     if tier not in TIERS:
         raise ModelLoadError(f"tier {tier!r}: choose one of {', '.join(TIERS)}")
-    # A fast-only process reads the model's metadata but never its skops head (scikit-learn).
+    # Both heads run from compiled arrays (head.npz): no scikit-learn, no skops at run time.
+    # A fast-only process reads the full model's metadata but not its head.
     head = Head(None, read_metadata(model_dir)) if tier == FAST else load(model_dir)
     lexical = LexicalModel.load(model_dir)
     names = signal_names(stacked=lexical is not None)

@@ -1,8 +1,8 @@
-"""The fast tier's head without scikit-learn: its trees and PCA as plain arrays, run in numpy.
+"""Every tier's head without scikit-learn: its trees and PCA as plain arrays, run in numpy.
 
 Loading scikit-learn through skops imports every estimator module (and PyTorch with them, when
-installed): seconds of start-up and hundreds of MiB for a tier meant to start in a second and
-stay small. `training/compile.py` exports the fitted head (a vote of PCA+trees and trees
+installed): seconds of start-up and hundreds of MiB, and a file format whose loader must be
+trusted to refuse code. `training/compile.py` exports the fitted head (a vote of PCA+trees and trees
 pipelines) to `head.npz` (no pickle: `allow_pickle=False`); this module predicts exactly what
 the estimator predicts, operation for operation (a test holds it to equality).
 """

@@ -1,8 +1,9 @@
 """Writing a model directory: built aside, swapped in only when complete.
 
-A trained model is `head.skops` (the fitted scikit-learn estimator, via skops: never pickle),
-`calibration.json`, `metadata.json`, the card and plots, and `encoder/` when the encoder was
-tuned. Training writes all of it into a staging directory beside the target and exchanges the
+A trained model is `head.json` + `head.npz` (the head compiled to plain arrays: what serving
+runs), `head.skops` (the fitted scikit-learn estimator, via skops: never pickle; for training
+tools), `calibration.json`, `metadata.json`, the card and plots, and `encoder/` when the encoder
+was tuned. Training writes all of it into a staging directory beside the target and exchanges the
 two only at the end, so a failed or interrupted run leaves the previous model loadable.
 """
 
@@ -20,19 +21,22 @@ from pathlib import Path
 from typing import Any
 
 from eduscore.scoring.model import CALIBRATION_FILE, FORMAT_VERSION, HEAD_FILE, METADATA_FILE
+from eduscore.training import compile as compile_head
 from eduscore.training.heads import EduScoreHead
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
 
 def save_head(directory: str | Path, head: EduScoreHead, metadata: dict[str, Any]) -> Path:
-    """Write a fitted head's estimator, calibration and metadata into `directory`."""
+    """Write a fitted head's estimator (skops, and compiled for serving), calibration and
+    metadata into `directory`."""
     import skops.io as sio
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     # Deflated: the trees' arrays compress ~8x, and every retrain commits this file again.
     sio.dump(head.estimator_, out / HEAD_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    compile_head.export(head.estimator_, out)  # what serving runs (scoring/trees.py)
     (out / CALIBRATION_FILE).write_text(json.dumps(head.calibration_.to_dict()) + "\n")
     meta = {"format_version": FORMAT_VERSION, **metadata}
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -95,8 +95,9 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         + "); a request's `language` hint decides where the text allows it (a hint the"
         " detector finds implausible is overruled), and training reads each unit's language"
         " as that hint.",
-        "- Stored as `head.skops` (skops, loaded with an allow-list of scikit-learn/NumPy types;"
-        " no pickle), `calibration.json` (raw output -> 0-5 score; keep line pinned at the cut"
+        "- Stored as `head.json` + `head.npz` (the head compiled to plain arrays: what serving"
+        " runs), `head.skops` (the scikit-learn estimator; no pickle), `calibration.json`"
+        " (raw output -> 0-5 score; keep line pinned at the cut"
         f" {meta.get('calibration', {}).get('cut', float('nan')):.3f}{_borderline(meta)}) and"
         " `metadata.json`.",
         f"- Trained on `{data['path']}` sha256 `{data['sha256']}`: {data['n_units']} units from"

@@ -21,7 +21,6 @@ import numpy.typing as npt
 from eduscore.scoring.static import MAX_TOKENS, StaticEmbedder
 from eduscore.scoring.tiers import CASCADE, FAST, FAST_DIR, FULL, STATIC_DIR, design_matrix
 from eduscore.training import artifacts, cascade
-from eduscore.training import compile as compile_head
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet
 from eduscore.training.evaluation import compute_metrics, headline
@@ -141,7 +140,6 @@ def train_fast(
     }
     meta.pop("tiers", None)
     artifacts.save_head(fast_dir, fitted, meta)
-    compile_head.export(fitted.estimator_, fast_dir)  # what serving runs (scoring/trees.py)
     artifacts.save_oof(fast_dir, data.ids, result.oof)
     record = tiers_record(
         full_meta["cv"], result.metrics, full_oof, result.oof, data.labels, groups=data.groups

@@ -3,8 +3,9 @@
 `EduScoreHead.fit` runs the whole training procedure (inner grouped folds give out-of-fold raw
 outputs, the calibration is fitted on them, the trees on everything), so cross-validation
 clones and fits it like any estimator. What is saved is plain scikit-learn (`estimator_`, via
-skops) and plain arrays (`calibration_`, JSON): artifacts.py writes them, scoring/model.py reads
-them; no eduscore class is ever deserialised.
+skops, and compiled to arrays by compile.py) and plain arrays (`calibration_`, JSON):
+artifacts.py writes them, scoring/model.py reads the arrays; no eduscore class is ever
+deserialised.
 """
 
 from __future__ import annotations
