@@ -81,7 +81,7 @@ def _what_it_is(meta: dict[str, Any]) -> list[str]:
         f" weights sha256 `{enc['sha256'][:16]}…`){_tuned(enc)}.",
         f"- Head: `{meta['head']['name']}` ({meta['head']['class']}; {params}).",
         f"- Input of the head: the embedding and {len(meta['feature_names'])} signals"
-        " (Python read with `ast`, JavaScript/TypeScript, Go, Java, Rust, C/C++ and shell with"
+        " (Python read with `ast`; JS/TS, Go, Java, Rust, C, C++, C#, PHP, Ruby, Swift, shell with"
         " tree-sitter): " + ", ".join("`" + n + "`" for n in meta["feature_names"]) + ".",
         *_stacked(meta),
         "- Language: detected from the text (rules for JSON/YAML/TOML/INI/Dockerfile/Makefile,"
