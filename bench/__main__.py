@@ -7,8 +7,10 @@
 3. single-snippet latency on an idle server vs one in-process call;
 4. the same set sent twice (result cache);
 5. peak RSS of the server process;
-6. the tiers (bench/tiers.py): fast and cascade in-process, through the full server per request,
-   a fast-only server, and `eduscore filter --tier fast`.
+6. the tiers (bench/tiers.py): fast and cascade in-process, through the full server per request
+   (the cascade at thresholds 2.5, 3.0 and 3.5, with its out-of-fold agreement with the full
+   tier at each), a fast-only server with its worker pool and with one core (--workers 0), the
+   peak RSS of all its processes, and `eduscore filter --tier fast`.
 Every throughput is printed as a ratio to the ceiling measured in this same run.
 """
 
@@ -82,6 +84,13 @@ def main() -> int:
                 "cascade": tiers_bench.rate_in_process(scorer, codes, "cascade", 64),
             },
             "fast_stages_s": tiers_bench.fast_stages(scorer, codes),
+            "cascade_lines": {
+                str(t): {
+                    **tiers_bench.rate_in_process(scorer, codes, "cascade", 64, threshold=t),
+                    **tiers_bench.oof_agreement(scorer, t),
+                }
+                for t in tiers_bench.THRESHOLDS
+            },
         }
     del scorer
 
@@ -106,9 +115,13 @@ def main() -> int:
             rows.append(("ScoreStream", run_stream(stub, codes), None))
             if has_fast:
                 print("per-request tiers on the full server...", flush=True)
-                for tier, size in (("fast", 256), ("cascade", 64)):
-                    rate = tiers_bench.served_batch(stub, codes, tier, size)
-                    rows.append((f"ScoreBatch tier={tier} ({size}/call, x2)", rate, None))
+                rate = tiers_bench.served_batch(stub, codes, "fast", 256)
+                rows.append(("ScoreBatch tier=fast (256/call, x2)", rate, None))
+                for t, line in report["tiers"]["cascade_lines"].items():
+                    rate = tiers_bench.served_batch(stub, codes, "cascade", 64, threshold=float(t))
+                    line["served_per_s"] = rate
+                    name = f"ScoreBatch tier=cascade threshold={t} (64/call, x2)"
+                    rows.append((name, rate, None))
         for clients in (1, 4, 16):
             print(f"{clients} unary clients...", flush=True)
             rate, lat = run_unary(srv.address, codes, clients)
@@ -135,11 +148,15 @@ def main() -> int:
         stop_server(srv)
 
     if has_fast:
-        print("fast-only server...", flush=True)
+        print("fast-only servers...", flush=True)
         fast = tiers_bench.fast_server(tmp, codes, 256)
-        report["tiers"]["fast_server"] = fast
-        rows.append(("fast server: ScoreBatch (256, x2)", fast["ScoreBatch"], None))
-        rows.append(("fast server: ScoreStream", fast["ScoreStream"], None))
+        one = tiers_bench.fast_server(tmp, codes, 256, "--workers", "0")
+        report["tiers"]["fast_server"], report["tiers"]["fast_server_one_core"] = fast, one
+        pool = f"fast server ({fast['processes'] - 2} workers)"  # less itself and the tracker
+        rows.append((f"{pool}: ScoreBatch (256, x2)", fast["ScoreBatch"], None))
+        rows.append((f"{pool}: ScoreStream", fast["ScoreStream"], None))
+        rows.append(("fast server --workers 0: ScoreBatch (256, x2)", one["ScoreBatch"], None))
+        rows.append(("fast server --workers 0: ScoreStream", one["ScoreStream"], None))
         print("eduscore filter --tier fast...", flush=True)
         filtered = tiers_bench.filter_fast(codes)
         report["tiers"]["filter_fast"] = filtered
@@ -217,7 +234,12 @@ def print_tiers(r: dict) -> None:
     if "fast_server" in t:
         f = t["fast_server"]
         print(f"fast-only server: SERVING after {f['ready_s']:.2f} s, peak RSS"
-              f" {f['peak_rss_mib']:.0f} MiB, torch mapped: {f['torch_loaded']}")  # fmt: skip
+              f" {f['peak_rss_mib']:.0f} MiB in {f.get('processes', 1)} processes (server"
+              f" {f.get('server_rss_mib', f['peak_rss_mib']):.0f}), torch mapped:"
+              f" {f['torch_loaded']}")  # fmt: skip
+    for line, c in t.get("cascade_lines", {}).items():
+        print(f"cascade at {line}: band {c['band']}, {c['escalated_share']:.1%} of the set"
+              f" escalated, out of fold {c['oof_agreement']:.2%} as full")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -152,3 +152,27 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (a server's pool workers and multiprocessing's tracker)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def tree_peak_rss_mib(pid: int) -> dict[str, float]:
+    """Peak RSS of `pid` and of each process below it, and their sum: the memory a server with
+    worker processes asks of its machine (an upper bound: the peaks need not coincide)."""
+    each = {str(p): peak_rss_mib(p) for p in [pid, *descendants(pid)]}
+    return {"server": each[str(pid)], "total": sum(each.values()), "processes": len(each)}

@@ -107,11 +107,37 @@ def tiers_table(r: dict[str, Any]) -> list[str]:
     if "fast_server" in t:
         f = t["fast_server"]
         band = t["cv"].get("cascade", {}).get("band", ["?", "?"])
+        where = (
+            f" in {f['processes']} processes together (the server's own {f['server_rss_mib']:.0f})"
+            if "processes" in f
+            else ""
+        )
         lines[-1] += (
             f". A server started `--tier fast` was SERVING {f['ready_s']:.1f} s after launch"
-            f" (process start to health SERVING), peak RSS {f['peak_rss_mib']:.0f} MiB, PyTorch"
-            f" {'mapped' if f['torch_loaded'] else 'never loaded'}. The cascade sends fast scores"
-            f" in [{band[0]}, {band[1]}) to the encoder."
+            f" (process start to health SERVING), peak RSS {f['peak_rss_mib']:.0f} MiB{where},"
+            f" PyTorch {'mapped' if f['torch_loaded'] else 'never loaded'}. The cascade sends"
+            f" fast scores in [{band[0]}, {band[1]}) to the encoder at the default threshold."
+        )
+    return lines + cascade_lines(t, best)
+
+
+def cascade_lines(t: dict[str, Any], best: float) -> list[str]:
+    """The cascade at the thresholds users set: its band, speed and out-of-fold fidelity."""
+    rows = t.get("cascade_lines")
+    if not rows:
+        return []
+    lines = [
+        "",
+        "| cascade at threshold | band | in-process × full ceiling | served × | escalated"
+        " (this set / out of fold) | keep decisions as `full`, out of fold |",
+        "|---|---|---|---|---|---|",
+    ]
+    for line, c in rows.items():
+        served = c.get("served_per_s")
+        lines.append(
+            f"| {line} | [{c['band'][0]:g}, {c['band'][1]:g}) | {c['per_s'] / best:.2f} |"
+            f" {'' if served is None else f'{served / best:.2f}'} | {c['escalated_share']:.1%}"
+            f" / {c['oof_escalated_share']:.1%} | {c['oof_agreement']:.2%} |"
         )
     return lines
 
