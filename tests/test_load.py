@@ -15,14 +15,15 @@ POOLED = (
 )
 
 
+def overload(tmp: Path, server_args: tuple[str, ...]) -> dict:
+    """12 s above capacity (24 unary, 3 batch and 3 stream clients) against one server."""
+    return run(seconds=12, unary=24, batchers=3, streamers=3, tmp=tmp, server_args=server_args)
+
+
 def test_short_overload_run(tmp_path: Path) -> None:
-    report = run(
-        seconds=12,
-        unary=24,
-        batchers=3,
-        streamers=3,
-        tmp=tmp_path,
-        server_args=(
+    report = overload(
+        tmp_path,
+        (
             *("--max-queue-size", "64", "--max-batch-snippets", "64"),
             *("--max-stream-inflight", "64", "--cache-size", "0"),
         ),
@@ -38,14 +39,7 @@ def test_short_overload_run(tmp_path: Path) -> None:
 def test_short_overload_run_through_the_worker_pool(tmp_path: Path) -> None:
     """The same checks against a fast server whose two worker processes score every snippet:
     no answer crossed between processes, lost, or refused without saying why."""
-    report = run(
-        seconds=12,
-        unary=24,
-        batchers=3,
-        streamers=3,
-        tmp=tmp_path,
-        server_args=POOLED,
-    )
+    report = overload(tmp_path, POOLED)
     assert report["mismatched"] == 0, report
     assert report["unexplained_errors"] == {}, report
     assert report["items_scored"] > 100, report
