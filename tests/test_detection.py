@@ -132,3 +132,40 @@ def test_a_plausible_hint_decides_and_an_implausible_one_is_overruled() -> None:
 def test_format_of_a_whole_file_matches_what_extract_detects() -> None:
     for code in (*SNIPPETS.values(), *OTHER.values(), PROSE):
         assert features.format_of(code) == detected(code)
+
+
+TAB_INDENTED = {
+    "typescript": (
+        "/** Adds two numbers. */\nexport function add(a: number, b: number): number {\n"
+        "\treturn a + b;\n}\n"
+    ),
+    "swift": (
+        "/// Greatest common divisor.\nfunc gcd(_ m: Int, _ n: Int) -> Int {\n\tvar a = m\n"
+        "\tvar b = n\n\twhile b != 0 {\n\t\t(a, b) = (b, a % b)\n\t}\n\treturn a\n}\n"
+    ),
+    # YAML inside a Go raw string has "b:" over a tab-indented line, as a make rule does.
+    "go": (
+        'package render\n\nimport "testing"\n\nfunc TestYAML(t *testing.T) {\n'
+        '\tdata := `\na : Easy!\nb:\n\tc: 2\n\td: [3, 4]\n\t`\n\tif data == "" {\n'
+        "\t\tt.Fatal(data)\n\t}\n}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAB_INDENTED))
+def test_tab_indented_code_with_typed_parameters_is_not_a_makefile(name: str) -> None:
+    """`name: Type` at column 0 over a tab-indented line reads like a make rule; a function or
+    type block at column 0 says it is code."""
+    assert features.format_of(TAB_INDENTED[name], "") == name
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "CC = gcc\nall: main.o util.o\n\t$(CC) -o app main.o util.o\n\n%.o: %.c\n\t$(CC) -c $<\n",
+        "$(BIN): $(OBJS)\n\t$(CC) -o $@ $^\n",
+        "${OUT}/%.o: src/%.c\n\t${CC} -c $< -o $@\n",
+    ],
+)
+def test_make_rules_are_still_makefiles(code: str) -> None:
+    assert features.format_of(code, "") == "makefile"

@@ -73,9 +73,15 @@ _DOCKER_RE = re.compile(
     r"^[ \t]*(FROM|RUN|COPY|ADD|ENV|WORKDIR|CMD|ENTRYPOINT|EXPOSE|ARG|LABEL|USER|VOLUME)\s",
     re.MULTILINE,
 )
+#: A rule ("targets: prerequisites" then a tab-indented recipe). A parenthesis only as a
+#: variable's `$(...)`: `func gcd(_ m: Int) -> Int {` over a tab-indented body is Swift, not make.
+_MAKE_WORD = r"(?:\$[({][^)}\s]+[)}]|[\w./%-])+"
 _MAKE_TARGET_RE = re.compile(
-    r"^[\w.$()/%-]+(?:[ \t]+[\w.$()/%-]+)*[ \t]*:(?!=)[^\n]*\n\t", re.MULTILINE
+    rf"^{_MAKE_WORD}(?:[ \t]+{_MAKE_WORD})*[ \t]*:(?!=)[^\n]*\n\t", re.MULTILINE
 )
+#: A line at column 0 that opens a brace block: a function or type in a C-family language (Go,
+#: Swift, TypeScript with tabs), which no Makefile has.
+_TOP_BLOCK_RE = re.compile(r"^(?:\S[^\n]*)?\{[ \t]*$", re.MULTILINE)
 #: Line patterns, counted in one findall over "\n" + the lines joined by "\n" (not a match per
 #: line): each starts at a "\n" (a literal the regex engine skips to, where "^" is tried at
 #: every position) and no other part matches one, so each counts the lines that match.
@@ -193,7 +199,7 @@ def _detect(
         return "python"
     if _DOCKER_RE.search(head) and sum(bool(_DOCKER_RE.match(ln)) for ln in nonblank) >= 0.3 * n:
         return "dockerfile"
-    if _MAKE_TARGET_RE.search(head):
+    if _MAKE_TARGET_RE.search(head) and not _TOP_BLOCK_RE.search(head):
         return "makefile"
     if _INI_SECTION_RE.search(head):
         if _parses(tomllib.loads, head, non_empty=True):
