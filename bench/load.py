@@ -341,15 +341,17 @@ def main() -> int:
     args = parser.parse_args()
     import tempfile
 
+    served = (*DEFAULT_SERVER_ARGS, *args.server_arg)
+    tier = served[served.index("--tier") + 1] if "--tier" in served else "full"
     with tempfile.TemporaryDirectory() as tmp:
-        report = {**stamp(MODEL_DIR)}
+        report = {**stamp(MODEL_DIR, tier=tier)}
         report |= run(
             args.seconds,
             args.unary,
             args.batchers,
             args.streamers,
             Path(tmp),
-            (*DEFAULT_SERVER_ARGS, *args.server_arg),
+            served,
             dict(kv.split("=", 1) for kv in args.env),
             args.big,
         )
