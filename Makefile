@@ -34,7 +34,7 @@ serve: $(STAMP)  ## serve the shipped model: gRPC :50051, metrics :9100
 bench: $(STAMP)  ## throughput/latency against the in-process ceiling
 	$(PY) -m bench
 
-train: $(STAMP)  ## retrain models/current: both tiers, their file models, grouped CV (~10 min; --finetune: +~90 min)
+train: $(STAMP)  ## retrain models/current: both tiers, their file models, grouped CV (~10 min; --finetune: +~23 min per fold and for the final run)
 	$(VENV)/bin/eduscore train --data ../shared/data/edu-annotations/corpus.jsonl --files ../shared/data/edu-annotations/files.jsonl --pool ../shared/data/code-pool/pool.jsonl.gz --out models/current
 
 docs: $(STAMP)  ## rewrite README.md's figures from models/current and bench/results (after train or bench)

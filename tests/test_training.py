@@ -195,6 +195,9 @@ def test_finetune_tunes_per_fold_then_ships_its_encoder(slice_path: Path, tmp_pa
     enc = meta["encoder"]
     base = Embedder("")
     assert enc["path"] == "encoder" and enc["finetune"]["epochs"] == 1
+    # Named apart from a frozen model trained the same day on the same data.
+    version = meta["model_version"]
+    assert version.startswith(f"edu-{data.sha256[:8]}-") and version.endswith("-tuned")
     assert enc["base"]["sha256"] == base.sha256
     assert enc["sha256"] == weights_sha256(tmp_path / "model" / "encoder") != base.sha256
     runs = sorted(

@@ -67,6 +67,12 @@ def _add_train(train: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip the fast tier (static table, its head, the cascade band): a full-only model",
     )
+    train.add_argument(
+        "--model-version",
+        default="",
+        help="the name ModelInfo, results and resumed jobs carry [default:"
+        " edu-<corpus sha256[:8]>-<date>, -tuned with --finetune]",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,6 +223,7 @@ def _train(args: argparse.Namespace) -> int:
         fast=args.fast,
         files=read_labelled(args.files) if args.files else None,
         pool=args.pool or None,
+        model_version=args.model_version,
     )
     print(f"saved {out.model_dir}: grouped-CV {headline(out.cv)}")
     return 0
