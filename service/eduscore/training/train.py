@@ -133,6 +133,13 @@ def _metadata(
     }
 
 
+def _default_version(data: LabelledSet, finetune: FinetuneConfig | None) -> str:
+    """A tuned model must not share a name with the frozen one of the same day: resumed filter
+    jobs and clients' caches tell models apart by this name."""
+    tuned = "-tuned" if finetune is not None else ""
+    return f"edu-{data.sha256[:8]}-{datetime.now(UTC):%Y%m%d}{tuned}"
+
+
 def _designs(
     base: Embedder,
     data: LabelledSet,
@@ -269,10 +276,7 @@ def train(
         result = cross_validate(head, x_cv, data, n_splits=n_splits, progress=progress)
         log.info("cv: %s", headline(result.metrics))
         fitted = head.fit(x, data.labels, groups=np.asarray(data.groups))
-        # A tuned model must not share a name with the frozen one of the same day: resumed
-        # filter jobs and clients' caches tell models apart by this name.
-        tuned = "-tuned" if finetune is not None else ""
-        version = model_version or f"edu-{data.sha256[:8]}-{datetime.now(UTC):%Y%m%d}{tuned}"
+        version = model_version or _default_version(data, finetune)
         enc = _encoder_record(embedder, base, finetune)
         meta = _metadata(data, fitted, enc, result.metrics, version, time.monotonic() - started)
         meta.update(feature_names=names, **({"stacked": stacked.record()} if stacked else {}))
