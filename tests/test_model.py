@@ -173,6 +173,18 @@ def test_the_shipped_arrays_are_compiled_from_the_shipped_estimator(
             assert np.array_equal(new[key], old[key]), key
 
 
+@pytest.mark.parametrize("tier_dir", [".", "fast"])
+def test_each_tier_records_the_calibration_it_ships(tier_dir: str) -> None:
+    """The card reads the keep line from metadata: it must be that tier's, not the full tier's."""
+    d = MODEL_DIR / tier_dir
+    if not (d / model.HEAD_FILE).exists():
+        pytest.skip(f"the shipped model has no {tier_dir}/ tier")
+    shipped = json.loads((d / "calibration.json").read_text())
+    recorded = json.loads((d / "metadata.json").read_text())["calibration"]
+    assert recorded["cut"] == shipped["c"]
+    assert recorded["borderline"] == [shipped["borderline_lo"], shipped["borderline_hi"]]
+
+
 def test_wrong_format_version_is_refused(tmp_path: Path) -> None:
     d = _copy(tmp_path)
     meta = json.loads((d / model.METADATA_FILE).read_text())

@@ -24,7 +24,7 @@ from eduscore.training import artifacts, cascade
 from eduscore.training.cv import cross_validate
 from eduscore.training.data import LabelledSet
 from eduscore.training.evaluation import compute_metrics, headline
-from eduscore.training.heads import EduScoreHead
+from eduscore.training.heads import EduScoreHead, calibration_record
 from eduscore.training.stacked import StackedSignal, with_column
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ def train_fast(
         "model_version": f"{full_meta['model_version']}-fast",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "head": {**full_meta["head"], "params": fitted.get_params()},
+        "calibration": calibration_record(fitted),
         "encoder": {
             "name": name,
             "kind": "static",

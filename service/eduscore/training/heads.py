@@ -170,3 +170,14 @@ def borderline_range(
     lo, hi = (float(xs[min(np.searchsorted(ps, q), len(xs) - 1)]) for q in BORDERLINE_SHARES)
     step = 1e-3  # the range always straddles the cut, however the shares fall
     return round(min(lo, c - step), 4), round(max(hi, c + step), 4)
+
+
+def calibration_record(head: EduScoreHead) -> dict[str, Any]:
+    """The fitted head's own calibration, as the card reads it (each tier records its own)."""
+    cal = head.calibration_
+    return {
+        "method": "boundary-pinned isotonic",
+        "cut": cal.c,
+        "borderline": [cal.borderline_lo, cal.borderline_hi],
+        "inner_folds": head.inner_folds,
+    }

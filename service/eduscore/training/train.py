@@ -30,7 +30,7 @@ from eduscore.training.evaluation import headline, write_report
 from eduscore.training.fast import train_fast
 from eduscore.training.finetune import FinetuneConfig, half_precision_copy
 from eduscore.training.folds import outer_splits
-from eduscore.training.heads import EduScoreHead
+from eduscore.training.heads import EduScoreHead, calibration_record
 from eduscore.training.stacked import lexical_signal, with_column
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,6 @@ def _metadata(
     version: str,
     seconds: float,
 ) -> dict[str, Any]:
-    cal = head.calibration_
     detector = language_id.shipped()
     return {
         "model_version": version,
@@ -112,12 +111,7 @@ def _metadata(
             **(detector.metadata if detector else {}),
             "sha256": language_id.shipped_sha256(),
         },
-        "calibration": {
-            "method": "boundary-pinned isotonic",
-            "cut": cal.c,
-            "borderline": [cal.borderline_lo, cal.borderline_hi],
-            "inner_folds": head.inner_folds,
-        },
+        "calibration": calibration_record(head),
         "default_threshold": 3.0,
         "label_scale": [0, 5],
         "training_data": {
