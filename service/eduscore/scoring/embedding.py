@@ -105,10 +105,12 @@ class Embedder:
         self.name = name or (DEFAULT_ENCODER_NAME if not path else Path(self.path).name)
         if not Path(self.path).is_dir():
             raise ModelLoadError(f"{self.path}: encoder directory not found")
-        try:
-            import torch
-            from sentence_transformers import SentenceTransformer
+        # Outside the try: a missing PyTorch is an install to fix (the CLI names the extra),
+        # not a broken encoder directory.
+        import torch
+        from sentence_transformers import SentenceTransformer
 
+        try:
             if torch_threads:
                 torch.set_num_threads(torch_threads)
             self.device = resolve_device(device)
